@@ -1,0 +1,142 @@
+//! The per-frame result and the `results.json` document (schema version 1).
+//!
+//! Field names carry their units. Coordinates and angles follow [`crate::geometry`].
+//! Fields may be added in later versions; existing ones are never renamed.
+
+use crate::contour::Contour;
+use serde::{Deserialize, Serialize};
+
+/// Version of the `results.json` schema written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole `results.json` document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Schema version, [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Producer, e.g. `truelumen 0.1.0`.
+    pub generator: String,
+    /// One entry per analysed frame, in input order.
+    pub frames: Vec<FrameResult>,
+}
+
+/// Everything measured on one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameResult {
+    /// Position of the frame in the input sequence (0-based).
+    pub index: usize,
+    /// File name (or `file#frame`) the frame came from.
+    pub source: String,
+    /// Cartesian pixel size used, mm.
+    pub mm_per_px: f64,
+    /// Catheter centre in the Cartesian frame, `[col, row]` pixels.
+    pub center_px: [f64; 2],
+    /// Radius of the catheter (sheath) found or assumed, mm.
+    pub catheter_radius_mm: f64,
+    /// The true lumen, or `null` when none could be found.
+    pub lumen: Option<RegionResult>,
+    /// The vessel (EEM, media–adventitia border), or `null` when none could be found.
+    pub vessel: Option<RegionResult>,
+    /// `(vessel area − lumen area) / vessel area`, or `null` when either is missing.
+    pub plaque_burden: Option<f64>,
+    /// The second guidewire, or `null` when the frame shows none.
+    pub guidewire: Option<GuidewireResult>,
+    /// Quality flags and figures.
+    pub quality: Quality,
+}
+
+/// A segmented region (lumen or vessel) with its measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionResult {
+    /// Closed border in mm (catheter-centred, +x right, +y up), counter-clockwise.
+    pub contour_mm: Contour,
+    /// Enclosed area, mm².
+    pub area_mm2: f64,
+    /// Area centroid, mm.
+    pub centroid_mm: [f64; 2],
+    /// Display angle of the centroid seen from the catheter centre, degrees in `[0, 360)`.
+    pub centroid_angle_deg: f64,
+    /// Shortest chord through the centroid, mm.
+    pub min_diameter_mm: f64,
+    /// Longest chord through the centroid, mm.
+    pub max_diameter_mm: f64,
+    /// Mean chord through the centroid, mm.
+    pub mean_diameter_mm: f64,
+    /// Diameter of the circle of equal area, mm.
+    pub area_equivalent_diameter_mm: f64,
+    /// `(max − min) / max` diameter (ACC consensus definition), 0 = circular.
+    pub eccentricity: f64,
+    /// Whether the region contains the catheter centre.
+    pub encloses_catheter: bool,
+}
+
+/// The second guidewire and its relation to the true lumen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuidewireResult {
+    /// Centre of the wire echo, mm.
+    pub center_mm: [f64; 2],
+    /// Display angle of the wire seen from the catheter centre, degrees in `[0, 360)`.
+    pub angle_deg: f64,
+    /// Signed angle from the true-lumen centroid direction to the wire direction, degrees in
+    /// `(-180, 180]`, positive = wire lies counter-clockwise (as displayed) of the lumen centroid.
+    /// `null` when no lumen was found.
+    pub relative_angle_deg: Option<f64>,
+    /// Whether the wire centre lies inside the true lumen (`null` without lumen).
+    pub in_true_lumen: Option<bool>,
+    /// Signed distance from the wire centre to the lumen border, mm, negative inside
+    /// (`null` without lumen).
+    pub distance_to_lumen_mm: Option<f64>,
+    /// Angular width of the acoustic shadow behind the wire, degrees.
+    pub shadow_width_deg: f64,
+    /// Detection strength: shadow depth times echo contrast, 0–1 (higher = surer).
+    pub confidence: f64,
+}
+
+/// Quality flags attached to a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum QualityFlag {
+    /// No plausible lumen border was found; `lumen` is `null`.
+    NoLumenFound,
+    /// No plausible vessel border was found; `vessel` is `null`.
+    NoVesselFound,
+    /// The catheter could not be located; the image centre was assumed.
+    CatheterNotFound,
+    /// Borders were interpolated across A-lines lost in guidewire shadow.
+    WireShadowBridged,
+    /// Borders were interpolated across A-lines lost in other acoustic shadow (calcium).
+    ShadowBridged,
+    /// Tissue/blood contrast is low: borders are less certain.
+    LowContrast,
+    /// Vessel border reached the imaging depth limit.
+    VesselBeyondDepth,
+}
+
+/// Quality flags and the figures behind them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Quality {
+    /// Sorted, de-duplicated flags.
+    pub flags: Vec<QualityFlag>,
+    /// Total angle of A-lines in guidewire shadow bridged by interpolation, degrees.
+    pub wire_shadow_bridged_deg: f64,
+    /// Total angle of A-lines in other shadow bridged by interpolation, degrees.
+    pub shadow_bridged_deg: f64,
+    /// Lumen-border contrast: (tissue − blood) / speckle spread, dimensionless.
+    pub lumen_contrast: f64,
+    /// Vessel-border contrast: (adventitia − media) / speckle spread, dimensionless.
+    pub vessel_contrast: f64,
+}
+
+impl Quality {
+    /// Adds a flag once.
+    pub fn flag(&mut self, f: QualityFlag) {
+        if let Err(pos) = self.flags.binary_search(&f) {
+            self.flags.insert(pos, f);
+        }
+    }
+    /// Whether `f` is set.
+    pub fn has(&self, f: QualityFlag) -> bool {
+        self.flags.binary_search(&f).is_ok()
+    }
+}
