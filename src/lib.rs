@@ -12,3 +12,5 @@ pub use plane::{CartImage, Plane, PolarImage};
 pub mod contour;
 pub use contour::Contour;
 pub mod report;
+pub mod pipeline;
+pub use pipeline::{Calibration, Pipeline, PipelineConfig};
