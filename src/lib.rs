@@ -14,3 +14,6 @@ pub use contour::Contour;
 pub mod report;
 pub mod pipeline;
 pub use pipeline::{Calibration, Pipeline, PipelineConfig};
+pub mod segment;
+pub mod catheter;
+pub mod guidewire;

@@ -1,12 +1,17 @@
-//! The per-frame pipeline: catheter → polar resampling → speckle filter → borders →
-//! guidewire → measurements. A [`Pipeline`] owns its configuration and scratch buffers and
-//! processes one frame at a time; [`process_batch`] runs many frames in parallel with one
-//! pipeline per worker, giving identical results for any thread count.
+//! The per-frame pipeline: catheter → polar resampling → speckle filter → shadows and
+//! guidewire → lumen and vessel borders → measurements. A [`Pipeline`] owns its configuration
+//! and scratch buffers and processes one frame at a time; [`process_batch`] runs many frames in
+//! parallel with one pipeline per worker, giving identical results for any thread count.
 
-use crate::error::{Error, check_positive};
-use crate::geometry::{CartGeometry, PolarGeometry};
+use crate::catheter::{CatheterParams, find_catheter, ringdown_end_sample};
+use crate::contour::Contour;
+use crate::error::{Error, check_positive, check_range};
+use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point, relative_angle_deg};
+use crate::guidewire::{ShadowKind, ShadowWorkspace, WireParams, best_wire, detect_shadows};
 use crate::plane::{CartImage, PolarImage};
-use crate::report::{FrameResult, Quality, QualityFlag};
+use crate::report::{FrameResult, GuidewireResult, Quality, QualityFlag, RegionResult};
+use crate::scan::PolarSampler;
+use crate::segment::{SegmentParams, SegmentWorkspace, percentiles, segment_borders};
 
 /// How a frame's pixels map to millimetres.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,7 +22,8 @@ pub enum Calibration {
         /// Pixel size, mm.
         mm_per_px: f64,
     },
-    /// A polar frame (rows = A-lines, columns = samples) with this geometry.
+    /// A polar frame (rows = A-lines, columns = samples) with this geometry. Sample 0 is the
+    /// catheter centre.
     Polar(PolarGeometry),
 }
 
@@ -27,13 +33,28 @@ pub enum Calibration {
 pub struct PipelineConfig {
     /// A-lines used when resampling a Cartesian frame to polar.
     pub polar_lines: usize,
+    /// Deepest radius analysed, mm.
+    pub max_depth_mm: f64,
     /// Fixed catheter centre `[col, row]` in pixels; `None` = detect per frame.
     pub center_px: Option<[f64; 2]>,
+    /// Catheter search settings.
+    pub catheter: CatheterParams,
+    /// Guidewire / shadow detection settings.
+    pub wire: WireParams,
+    /// Border search settings.
+    pub segment: SegmentParams,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { polar_lines: 512, center_px: None }
+        Self {
+            polar_lines: 360,
+            max_depth_mm: 5.0,
+            center_px: None,
+            catheter: CatheterParams::default(),
+            wire: WireParams::default(),
+            segment: SegmentParams::default(),
+        }
     }
 }
 
@@ -50,6 +71,12 @@ impl PipelineConfig {
         self.center_px = center;
         self
     }
+    /// Sets the deepest radius analysed.
+    #[must_use]
+    pub fn with_max_depth_mm(mut self, mm: f64) -> Self {
+        self.max_depth_mm = mm;
+        self
+    }
     /// Checks every field.
     ///
     /// # Errors
@@ -58,20 +85,38 @@ impl PipelineConfig {
         if !(64..=4096).contains(&self.polar_lines) {
             return Err(Error::param("polar_lines", format!("must be within [64, 4096], got {}", self.polar_lines)));
         }
+        check_range("max_depth_mm", self.max_depth_mm, 1.0, 50.0)?;
         if let Some([c, r]) = self.center_px {
             if !c.is_finite() || !r.is_finite() {
                 return Err(Error::param("center_px", "must be finite"));
             }
         }
+        check_positive("wire_radius_mm", self.wire.wire_radius_mm)?;
+        check_range("catheter.max_radius_mm", self.catheter.max_radius_mm, 0.05, 3.0)?;
+        check_range("catheter.min_radius_mm", self.catheter.min_radius_mm, 0.01, self.catheter.max_radius_mm)?;
         Ok(())
     }
+}
+
+/// Where the results of a polar frame are drawn: a square Cartesian rendering of side
+/// `2 * n_samples` with the catheter at its centre. Returns `(side, geometry)`.
+pub fn polar_render_geometry(geom: &PolarGeometry) -> (usize, CartGeometry) {
+    let side = 2 * geom.n_samples;
+    let c = (side as f64 - 1.0) / 2.0;
+    (side, CartGeometry { center_col: c, center_row: c, mm_per_px: geom.depth_mm() / geom.n_samples as f64 })
 }
 
 /// Reusable per-frame analysis. Scratch buffers grow to the largest frame seen and are reused.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     config: PipelineConfig,
+    sampler: Option<PolarSampler>,
     polar: PolarImage,
+    shadows: ShadowWorkspace,
+    seg: SegmentWorkspace,
+    scratch: Vec<f32>,
+    profile: Vec<f32>,
+    hist: Vec<u32>,
 }
 
 impl Pipeline {
@@ -81,7 +126,16 @@ impl Pipeline {
     /// [`Error::InvalidParam`] for an invalid configuration.
     pub fn new(config: PipelineConfig) -> Result<Self, Error> {
         config.validate()?;
-        Ok(Self { config, polar: PolarImage::default() })
+        Ok(Self {
+            config,
+            sampler: None,
+            polar: PolarImage::default(),
+            shadows: ShadowWorkspace::default(),
+            seg: SegmentWorkspace::default(),
+            scratch: Vec::new(),
+            profile: Vec::new(),
+            hist: Vec::new(),
+        })
     }
 
     /// The configuration.
@@ -89,48 +143,238 @@ impl Pipeline {
         &self.config
     }
 
+    /// The polar frame analysed last (after resampling), for inspection and overlays.
+    pub fn last_polar(&self) -> &PolarImage {
+        &self.polar
+    }
+
     /// Analyses one frame. `index` and `source` are copied into the result.
     ///
     /// # Errors
     /// [`Error::InvalidParam`] for invalid calibration, [`Error::FrameTooSmall`] for frames
-    /// smaller than 32x32 pixels (or 8x8 polar). A frame without a visible lumen is *not* an
-    /// error: it gets `lumen: null` and [`QualityFlag::NoLumenFound`].
+    /// smaller than 32x32 pixels, [`Error::FrameShape`] for a polar frame that does not match
+    /// its geometry. A frame without a visible lumen is *not* an error: it gets `lumen: null`
+    /// and [`QualityFlag::NoLumenFound`].
     pub fn process(&mut self, frame: &CartImage, calib: Calibration, index: usize, source: &str) -> Result<FrameResult, Error> {
         let (rows, cols) = frame.shape();
-        let cart = match calib {
+        let mut quality = Quality::default();
+        let (geom, cart, catheter_radius_mm) = match calib {
             Calibration::Cartesian { mm_per_px } => {
                 check_positive("mm_per_px", mm_per_px)?;
                 if rows < 32 || cols < 32 {
                     return Err(Error::FrameTooSmall { rows, cols, reason: "need at least 32x32 pixels".into() });
                 }
-                let [c, r] = self.config.center_px.unwrap_or([(cols as f64 - 1.0) / 2.0, (rows as f64 - 1.0) / 2.0]);
-                CartGeometry { center_col: c, center_row: r, mm_per_px }
+                let (cx, cy, r_mm) = match self.config.center_px {
+                    Some([c, r]) => {
+                        let (_, r_mm) = self.polar_catheter_radius(frame, mm_per_px, c, r)?;
+                        (c, r, r_mm)
+                    }
+                    None => {
+                        let cat = find_catheter(frame, mm_per_px, &self.config.catheter);
+                        if !cat.found {
+                            quality.flag(QualityFlag::CatheterNotFound);
+                        }
+                        (cat.center_col, cat.center_row, cat.radius_mm)
+                    }
+                };
+                let geom = self.cartesian_polar_geometry(rows, cols, mm_per_px)?;
+                let sampler = self.sampler.as_ref().filter(|s| s.geometry() == &geom);
+                if sampler.is_none() {
+                    self.sampler = Some(PolarSampler::new(geom, mm_per_px)?);
+                }
+                if let Some(s) = &self.sampler {
+                    s.convert_into(frame, cx, cy, 0.0, &mut self.polar);
+                }
+                (geom, CartGeometry { center_col: cx, center_row: cy, mm_per_px }, r_mm)
             }
             Calibration::Polar(g) => {
                 g.validate()?;
                 if (rows, cols) != (g.n_lines, g.n_samples) {
                     return Err(Error::FrameShape { got_rows: rows, got_cols: cols, want_rows: g.n_lines, want_cols: g.n_samples });
                 }
-                CartGeometry { center_col: 0.0, center_row: 0.0, mm_per_px: g.mm_per_sample }
+                self.polar.clone_from(frame);
+                let (_, cart) = polar_render_geometry(&g);
+                let r_mm = self.sheath_radius_mm(&g);
+                (g, cart, r_mm)
             }
         };
-        self.polar.resize(1, 1);
-        let mut quality = Quality::default();
-        quality.flag(QualityFlag::NoLumenFound);
-        quality.flag(QualityFlag::NoVesselFound);
+        if frame.as_slice().iter().any(|v| !v.is_finite()) {
+            return Err(Error::param("pixels", "frame contains NaN or infinite values"));
+        }
+        let mmps = geom.mm_per_sample;
+        let ns = geom.n_samples;
+        // Ring-down end.
+        let sheath = ((catheter_radius_mm / mmps).round() as usize).min(ns - 1);
+        let rd_max = (sheath + (0.4 / mmps).round() as usize).min(ns - 1);
+        let start = ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
+        let end = ((self.config.segment.max_vessel_radius_mm.min(self.config.max_depth_mm) / mmps) as usize).min(ns - 1);
+        // Shadows and wire.
+        let no_mask: [bool; 0] = [];
+        let (p5, p95) = if start + 2 < end { percentiles(&self.polar, start, end, &no_mask, &mut self.hist) } else { (0.0, 1.0) };
+        detect_shadows(&self.polar, &geom, start, (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
+        let wire = best_wire(&self.shadows, &geom, &self.config.wire);
+        // Borders.
+        segment_borders(&self.polar, &geom, start, &self.shadows.shadowed, &self.config.segment, &mut self.seg);
+        let lumen_c = contour_from_path(&self.seg.borders.lumen, &geom);
+        let vessel_c = contour_from_path(&self.seg.borders.vessel, &geom);
+        quality.lumen_contrast = round4(self.seg.borders.lumen_contrast as f64);
+        quality.vessel_contrast = round4(self.seg.borders.vessel_contrast as f64);
+        let dpl = geom.deg_per_line();
+        for run in &self.shadows.runs {
+            match run.kind {
+                ShadowKind::Wire => quality.wire_shadow_bridged_deg += run.n_lines as f64 * dpl,
+                ShadowKind::Other => quality.shadow_bridged_deg += run.n_lines as f64 * dpl,
+            }
+        }
+        quality.wire_shadow_bridged_deg = round4(quality.wire_shadow_bridged_deg);
+        quality.shadow_bridged_deg = round4(quality.shadow_bridged_deg);
+        if quality.wire_shadow_bridged_deg > 0.0 {
+            quality.flag(QualityFlag::WireShadowBridged);
+        }
+        if quality.shadow_bridged_deg > 0.0 {
+            quality.flag(QualityFlag::ShadowBridged);
+        }
+        if self.seg.borders.lumen_contrast < 0.15 {
+            quality.flag(QualityFlag::LowContrast);
+        }
+        let lumen = lumen_c.as_ref().and_then(region_result);
+        let vessel = vessel_c.as_ref().and_then(region_result);
+        if lumen.is_none() {
+            quality.flag(QualityFlag::NoLumenFound);
+        }
+        if vessel.is_none() {
+            quality.flag(QualityFlag::NoVesselFound);
+        } else if self.seg.borders.vessel.iter().any(|&s| s + 2 >= end) {
+            quality.flag(QualityFlag::VesselBeyondDepth);
+        }
+        let plaque_burden = match (&lumen, &vessel) {
+            (Some(l), Some(v)) if v.area_mm2 > 0.0 => Some(round4((v.area_mm2 - l.area_mm2) / v.area_mm2)),
+            _ => None,
+        };
+        let guidewire = wire.map(|w| {
+            let a = w.angle_deg.to_radians();
+            let center = [w.radius_mm * a.cos(), w.radius_mm * a.sin()];
+            let (rel, inside, dist) = match (&lumen, &lumen_c) {
+                (Some(l), Some(c)) => {
+                    let d = c.signed_distance_mm(center);
+                    (Some(round4(relative_angle_deg(l.centroid_angle_deg, w.angle_deg))), Some(d < 0.0), Some(round4(d)))
+                }
+                _ => (None, None, None),
+            };
+            GuidewireResult {
+                center_mm: [round4(center[0]), round4(center[1])],
+                angle_deg: round4(w.angle_deg),
+                relative_angle_deg: rel,
+                in_true_lumen: inside,
+                distance_to_lumen_mm: dist,
+                shadow_width_deg: round4(w.shadow_width_deg),
+                confidence: round4(w.confidence),
+            }
+        });
         Ok(FrameResult {
             index,
             source: source.to_string(),
             mm_per_px: cart.mm_per_px,
-            center_px: [cart.center_col, cart.center_row],
-            catheter_radius_mm: 0.0,
-            lumen: None,
-            vessel: None,
-            plaque_burden: None,
-            guidewire: None,
+            center_px: [round4(cart.center_col), round4(cart.center_row)],
+            catheter_radius_mm: round4(catheter_radius_mm),
+            lumen,
+            vessel,
+            plaque_burden,
+            guidewire,
             quality,
         })
     }
+
+    /// Polar geometry used to resample a Cartesian frame: one sample per pixel, out to
+    /// `max_depth_mm` (or the image half-diagonal, whichever is smaller).
+    fn cartesian_polar_geometry(&self, rows: usize, cols: usize, mm_per_px: f64) -> Result<PolarGeometry, Error> {
+        let half_diag_px = ((rows * rows + cols * cols) as f64).sqrt() / 2.0;
+        let n_samples = ((self.config.max_depth_mm / mm_per_px).min(half_diag_px).ceil() as usize).max(16);
+        PolarGeometry::new(self.config.polar_lines, n_samples, mm_per_px)
+    }
+
+    /// Resamples around a given centre and measures the sheath radius there.
+    fn polar_catheter_radius(&mut self, frame: &CartImage, mm_per_px: f64, cx: f64, cy: f64) -> Result<(f64, f64), Error> {
+        let g = self.cartesian_polar_geometry(frame.rows(), frame.cols(), mm_per_px)?;
+        let s = PolarSampler::new(g, mm_per_px)?;
+        s.convert_into(frame, cx, cy, 0.0, &mut self.polar);
+        Ok((0.0, self.sheath_radius_mm(&g)))
+    }
+
+    /// Sheath radius from the steepest rise of the angular-median profile of `self.polar`.
+    fn sheath_radius_mm(&mut self, g: &PolarGeometry) -> f64 {
+        let p = &self.config.catheter;
+        let lo = (p.min_radius_mm / g.mm_per_sample).floor() as usize;
+        let hi = ((p.max_radius_mm / g.mm_per_sample).ceil() as usize).min(g.n_samples.saturating_sub(2));
+        self.profile.clear();
+        for s in 0..=hi.min(g.n_samples - 1) {
+            self.scratch.clear();
+            self.scratch.extend((0..g.n_lines).map(|l| *self.polar.get(l, s)));
+            let mid = self.scratch.len() / 2;
+            let (_, m, _) = self.scratch.select_nth_unstable_by(mid, f32::total_cmp);
+            self.profile.push(*m);
+        }
+        let d = ((0.03 / g.mm_per_sample).round() as usize).max(1);
+        let mut best = (f32::NEG_INFINITY, lo);
+        for k in lo.max(d)..=hi.saturating_sub(d) {
+            if k + d > self.profile.len() {
+                break;
+            }
+            let rise = self.profile[k..k + d].iter().sum::<f32>() - self.profile[k - d..k].iter().sum::<f32>();
+            if rise > best.0 {
+                best = (rise, k);
+            }
+        }
+        best.1 as f64 * g.mm_per_sample
+    }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
+/// Contour in mm from a per-line border (boundary half a sample before the first outside sample).
+fn contour_from_path(path: &[usize], geom: &PolarGeometry) -> Option<Contour> {
+    if path.len() < 3 {
+        return None;
+    }
+    let mut pts: Vec<[f64; 2]> = path
+        .iter()
+        .enumerate()
+        .map(|(l, &s)| {
+            let p = geom.xy_mm(l as f64, (s as f64 - 0.5).max(0.0));
+            [round4(p[0]), round4(p[1])]
+        })
+        .collect();
+    let c = Contour::new(std::mem::take(&mut pts));
+    // Counter-clockwise orientation, whatever the rotation direction.
+    if c.signed_area_mm2() < 0.0 {
+        let mut p = c.points_mm;
+        p.reverse();
+        return Some(Contour::new(p));
+    }
+    Some(c)
+}
+
+fn region_result(c: &Contour) -> Option<RegionResult> {
+    let area = c.area_mm2();
+    if !(area > 0.0) {
+        return None;
+    }
+    let centroid = c.centroid_mm()?;
+    let d = c.diameters()?;
+    Some(RegionResult {
+        contour_mm: c.clone(),
+        area_mm2: round4(area),
+        centroid_mm: [round4(centroid[0]), round4(centroid[1])],
+        centroid_angle_deg: round4(angle_deg_of_point(centroid)),
+        min_diameter_mm: round4(d.min_mm),
+        max_diameter_mm: round4(d.max_mm),
+        mean_diameter_mm: round4(d.mean_mm),
+        area_equivalent_diameter_mm: round4(c.area_equivalent_diameter_mm()),
+        eccentricity: round4(if d.max_mm > 0.0 { (d.max_mm - d.min_mm) / d.max_mm } else { 0.0 }),
+        encloses_catheter: c.contains([0.0, 0.0]),
+    })
 }
 
 /// One frame of a batch: pixels, calibration, and where it came from.

@@ -1,0 +1,331 @@
+//! Lumen and vessel (EEM) borders in the polar domain.
+//!
+//! Both borders are closed paths across all A-lines found by [`path::optimal_closed_path`].
+//! Costs are built from the (speckle-filtered) polar frame after normalising intensities by
+//! per-frame percentiles, so gain and dynamic range do not matter:
+//!
+//! * **Lumen** (blood / plaque border, or the border of the plaque-filled original lumen): a
+//!   region term plus an edge term. The region term is the one-dimensional Chan–Vese energy
+//!   along each A-line: `Σ_{u<s} (J(u) − T)` for a border at `s`, where `T` is an Otsu
+//!   threshold of the frame's intensities between ring-down and imaging depth; it pulls the
+//!   border out over dark (blood-like) samples and back from bright tissue. The edge term
+//!   rewards a dark-to-bright step. (T. F. Chan, L. A. Vese, "Active contours without edges",
+//!   IEEE TIP 10(2):266–277, 2001; N. Otsu, "A threshold selection method from gray-level
+//!   histograms", IEEE SMC 9(1):62–66, 1979.)
+//! * **Vessel** (EEM = media–adventitia border): the dark media band followed by bright
+//!   adventitia, i.e. a dark-to-bright step preceded by a bright-to-dark step, searched at least
+//!   `min_wall_mm` outside the lumen border on every line (lumen inside vessel by construction).
+//!
+//! A-lines in acoustic shadow (guidewire, calcium) carry no information: their costs are set
+//! to zero so the optimal path bridges them with the smoothest admissible curve; the bridged
+//! angle is reported in the quality flags.
+//!
+//! The catheter-enclosing case is a single radius per angle. A true lumen beside a subintimal
+//! catheter needs near and far borders per line over the sector that sees it; that search
+//! will plug in next to [`segment_borders`] using the same cost images and path search.
+
+pub mod path;
+
+use crate::geometry::PolarGeometry;
+use crate::plane::{Plane, PolarImage};
+use path::{PathParams, PathWorkspace, optimal_closed_path};
+
+/// Settings for [`segment_borders`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SegmentParams {
+    /// Largest border slope `dr / (r dθ)` allowed between neighbouring lines (at 1.5 mm radius).
+    pub max_slope: f64,
+    /// Soft smoothness cost per sample of change between lines.
+    pub jump_penalty: f32,
+    /// Weight of the lumen edge term relative to the region term (per mm of region).
+    pub lumen_edge_weight: f32,
+    /// Half-window of the lumen edge detector, mm.
+    pub lumen_edge_mm: f64,
+    /// Media thickness assumed by the vessel edge detector, mm.
+    pub media_mm: f64,
+    /// Adventitia window of the vessel edge detector, mm.
+    pub adventitia_mm: f64,
+    /// Minimum distance from lumen border to EEM, mm.
+    pub min_wall_mm: f64,
+    /// Maximum distance from lumen border to EEM, mm.
+    pub max_wall_mm: f64,
+    /// Largest vessel radius considered, mm.
+    pub max_vessel_radius_mm: f64,
+}
+
+impl Default for SegmentParams {
+    fn default() -> Self {
+        Self {
+            max_slope: 1.5,
+            jump_penalty: 0.02,
+            lumen_edge_weight: 4.0,
+            lumen_edge_mm: 0.06,
+            media_mm: 0.12,
+            adventitia_mm: 0.15,
+            min_wall_mm: 0.1,
+            max_wall_mm: 2.5,
+            max_vessel_radius_mm: 4.0,
+        }
+    }
+}
+
+/// Per-frame intensity statistics used to normalise costs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FrameStats {
+    /// 5th percentile of the analysed annulus.
+    pub p5: f32,
+    /// 95th percentile of the analysed annulus.
+    pub p95: f32,
+    /// Otsu threshold between dark (blood, media, shadow) and bright (tissue), normalised 0–1.
+    pub otsu: f32,
+}
+
+/// Borders found, as one sample index per line (sample of the first pixel *outside*).
+#[derive(Debug, Clone, Default)]
+pub struct PolarBorders {
+    /// Lumen border per line (empty when not found).
+    pub lumen: Vec<usize>,
+    /// Vessel border per line (empty when not found).
+    pub vessel: Vec<usize>,
+    /// Mean normalised (tissue − lumen) contrast across the lumen border.
+    pub lumen_contrast: f32,
+    /// Mean normalised (adventitia − media) contrast across the vessel border.
+    pub vessel_contrast: f32,
+}
+
+/// Reusable buffers for [`segment_borders`].
+#[derive(Debug, Default, Clone)]
+pub struct SegmentWorkspace {
+    norm: Plane<f32>,
+    prefix: Plane<f32>,
+    cost: Plane<f32>,
+    lo: Vec<usize>,
+    hi: Vec<usize>,
+    hist: Vec<u32>,
+    path: PathWorkspace,
+    /// Result of the last call.
+    pub borders: PolarBorders,
+    /// Statistics of the last call.
+    pub stats: FrameStats,
+}
+
+const HIST_BINS: usize = 256;
+
+/// Max jump in samples per line for a slope limit at a reference radius of 1.5 mm.
+fn max_jump(geom: &PolarGeometry, max_slope: f64) -> usize {
+    let arc_mm = 1.5 * std::f64::consts::TAU / geom.n_lines as f64;
+    ((max_slope * arc_mm / geom.mm_per_sample).ceil() as usize).clamp(1, 12)
+}
+
+/// Mean of `prefix`-summed row over `[a, b)` (clamped; `b > a` required for a value).
+#[inline]
+fn win_mean(pre: &[f32], a: usize, b: usize) -> f32 {
+    let b = b.min(pre.len() - 1);
+    if b <= a {
+        return 0.0;
+    }
+    (pre[b] - pre[a]) / (b - a) as f32
+}
+
+/// Finds lumen and vessel borders. `start` is the first sample beyond the ring-down;
+/// `shadowed[l]` marks lines whose costs are ignored (bridged).
+pub fn segment_borders(
+    polar: &PolarImage,
+    geom: &PolarGeometry,
+    start: usize,
+    shadowed: &[bool],
+    params: &SegmentParams,
+    ws: &mut SegmentWorkspace,
+) {
+    let (n, ns) = polar.shape();
+    ws.borders.lumen.clear();
+    ws.borders.vessel.clear();
+    let mmps = geom.mm_per_sample;
+    let end = ((params.max_vessel_radius_mm / mmps) as usize).min(ns - 1);
+    if start + 10 >= end {
+        return;
+    }
+    // 1. Normalisation by percentiles of the annulus [start, end) over unshadowed lines.
+    let (p5, p95) = percentiles(polar, start, end, shadowed, &mut ws.hist);
+    let spread = (p95 - p5).max(1e-3);
+    ws.norm.resize(n, ns);
+    for (o, &v) in ws.norm.as_mut_slice().iter_mut().zip(polar.as_slice()) {
+        *o = (v - p5) / spread;
+    }
+    let otsu = otsu_threshold(&ws.norm, start, end, shadowed, &mut ws.hist);
+    ws.stats = FrameStats { p5, p95, otsu };
+    // 2. Prefix sums along each line: prefix(l, s) = Σ_{u<s} J(l, u).
+    ws.prefix.resize(n, ns + 1);
+    for l in 0..n {
+        let mut acc = 0.0f32;
+        let (src, dst) = (ws.norm.row(l), ws.prefix.row_mut(l));
+        dst[0] = 0.0;
+        for s in 0..ns {
+            acc += src[s];
+            dst[s + 1] = acc;
+        }
+    }
+    let k = max_jump(geom, params.max_slope);
+    let pp = PathParams { max_jump: k, jump_penalty: params.jump_penalty };
+    let samples = |mm: f64| ((mm / mmps).round() as usize).max(1);
+    // 3. Lumen cost.
+    let we = samples(params.lumen_edge_mm).max(2);
+    let region_scale = (mmps / 0.01) as f32; // region energy per 0.01 mm
+    let lumen_end = end.saturating_sub(samples(params.min_wall_mm + params.media_mm + params.adventitia_mm));
+    ws.cost.resize(n, ns);
+    for l in 0..n {
+        let pre = ws.prefix.row(l);
+        let row = ws.cost.row_mut(l);
+        row.fill(0.0);
+        if shadowed.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        for s in start..=lumen_end {
+            let region = (pre[s] - pre[start]) - otsu * (s - start) as f32;
+            let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(start), s);
+            row[s] = region * region_scale / ((0.1 / mmps) as f32) - params.lumen_edge_weight * edge;
+        }
+    }
+    ws.lo.clear();
+    ws.lo.resize(n, start);
+    ws.hi.clear();
+    ws.hi.resize(n, lumen_end);
+    let mut lumen = std::mem::take(&mut ws.borders.lumen);
+    if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut lumen).is_none() {
+        lumen.clear();
+    }
+    // 4. Vessel cost, searched outside the lumen.
+    let mut vessel = std::mem::take(&mut ws.borders.vessel);
+    vessel.clear();
+    if !lumen.is_empty() {
+        let wm = samples(params.media_mm).max(2);
+        let wa = samples(params.adventitia_mm).max(2);
+        let gap = samples(params.min_wall_mm);
+        let max_wall = samples(params.max_wall_mm);
+        for l in 0..n {
+            let pre = ws.prefix.row(l);
+            let row = ws.cost.row_mut(l);
+            row.fill(0.0);
+            ws.lo[l] = (lumen[l] + gap).min(end);
+            ws.hi[l] = (lumen[l] + max_wall).min(end.saturating_sub(wa)).max(ws.lo[l]);
+            if shadowed.get(l).copied().unwrap_or(false) {
+                continue;
+            }
+            for s in ws.lo[l]..=ws.hi[l] {
+                let media = win_mean(pre, s.saturating_sub(wm), s);
+                let adv = win_mean(pre, s, s + wa);
+                let plaque = win_mean(pre, s.saturating_sub(2 * wm + wm / 2), s.saturating_sub(wm));
+                row[s] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
+            }
+        }
+        if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut vessel).is_none() {
+            vessel.clear();
+        }
+    }
+    // 5. Contrast figures.
+    let mut lc = 0.0f32;
+    let mut vc = 0.0f32;
+    let mut cnt = 0u32;
+    for l in 0..n {
+        if shadowed.get(l).copied().unwrap_or(false) || lumen.is_empty() {
+            continue;
+        }
+        let pre = ws.prefix.row(l);
+        let s = lumen[l];
+        lc += win_mean(pre, s, s + we) - win_mean(pre, start.max(s.saturating_sub(we)), s);
+        if !vessel.is_empty() {
+            let v = vessel[l];
+            let wm = samples(params.media_mm).max(2);
+            vc += win_mean(pre, v, v + wm) - win_mean(pre, v.saturating_sub(wm), v);
+        }
+        cnt += 1;
+    }
+    if cnt > 0 {
+        lc /= cnt as f32;
+        vc /= cnt as f32;
+    }
+    ws.borders = PolarBorders { lumen, vessel, lumen_contrast: lc, vessel_contrast: vc };
+}
+
+/// 5th and 95th percentiles of the annulus `[start, end)` over unshadowed lines.
+pub fn percentiles(polar: &PolarImage, start: usize, end: usize, shadowed: &[bool], hist: &mut Vec<u32>) -> (f32, f32) {
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for l in 0..polar.rows() {
+        if shadowed.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        for &v in &polar.row(l)[start..end] {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if !(hi > lo) {
+        return (lo.min(0.0), lo.min(0.0) + 1.0);
+    }
+    hist.clear();
+    hist.resize(HIST_BINS, 0);
+    let scale = (HIST_BINS - 1) as f32 / (hi - lo);
+    let mut total = 0u64;
+    for l in 0..polar.rows() {
+        if shadowed.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        for &v in &polar.row(l)[start..end] {
+            hist[((v - lo) * scale) as usize] += 1;
+            total += 1;
+        }
+    }
+    let q = |f: f64| -> f32 {
+        let target = (f * total as f64) as u64;
+        let mut acc = 0u64;
+        for (i, &c) in hist.iter().enumerate() {
+            acc += c as u64;
+            if acc > target {
+                return lo + (i as f32 + 0.5) / scale;
+            }
+        }
+        hi
+    };
+    (q(0.05), q(0.95))
+}
+
+/// Otsu threshold of the normalised annulus, in normalised units.
+fn otsu_threshold(norm: &Plane<f32>, start: usize, end: usize, shadowed: &[bool], hist: &mut Vec<u32>) -> f32 {
+    hist.clear();
+    hist.resize(HIST_BINS, 0);
+    // Histogram over [-0.25, 1.25].
+    let (lo, hi) = (-0.25f32, 1.25f32);
+    let scale = HIST_BINS as f32 / (hi - lo);
+    let mut total = 0u64;
+    for l in 0..norm.rows() {
+        if shadowed.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        for &v in &norm.row(l)[start..end] {
+            let b = (((v - lo) * scale) as isize).clamp(0, HIST_BINS as isize - 1) as usize;
+            hist[b] += 1;
+            total += 1;
+        }
+    }
+    if total == 0 {
+        return 0.5;
+    }
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let (mut w0, mut sum0, mut best, mut best_t) = (0.0f64, 0.0f64, -1.0f64, HIST_BINS / 2);
+    for (t, &c) in hist.iter().enumerate() {
+        w0 += c as f64;
+        sum0 += t as f64 * c as f64;
+        let w1 = total as f64 - w0;
+        if w0 == 0.0 || w1 == 0.0 {
+            continue;
+        }
+        let m0 = sum0 / w0;
+        let m1 = (sum_all - sum0) / w1;
+        let between = w0 * w1 * (m0 - m1) * (m0 - m1);
+        if between > best {
+            best = between;
+            best_t = t;
+        }
+    }
+    lo + (best_t as f32 + 1.0) / scale
+}
