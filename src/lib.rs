@@ -17,3 +17,5 @@ pub use pipeline::{Calibration, Pipeline, PipelineConfig};
 pub mod segment;
 pub mod catheter;
 pub mod guidewire;
+pub mod metrics;
+pub mod eval;
