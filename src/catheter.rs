@@ -46,13 +46,12 @@ pub struct Catheter {
     pub found: bool,
 }
 
-const N_RAYS: usize = 48;
 
 /// Angular-mean profile sampled at `n_r` radii `r_k = k * step_px` around `(cx, cy)`.
-fn radial_profile(img: &CartImage, cx: f64, cy: f64, step_px: f64, n_r: usize, dirs: &[(f64, f64)], out: &mut [f32]) {
+fn radial_profile(img: &CartImage, cx: f64, cy: f64, step_px: f64, from: usize, n_r: usize, dirs: &[(f64, f64)], out: &mut [f32]) {
     let (h, w) = img.shape();
     let data = img.as_slice();
-    for (k, o) in out.iter_mut().enumerate().take(n_r) {
+    for (k, o) in out.iter_mut().enumerate().take(n_r).skip(from) {
         let r = k as f64 * step_px;
         let mut sum = 0.0f32;
         let mut cnt = 0u32;
@@ -93,6 +92,9 @@ fn steepest_rise(p: &[f32], k_lo: usize, k_hi: usize, d: usize) -> (f32, usize) 
 
 /// Finds the catheter on a Cartesian frame. Falls back to the image centre (with
 /// `found = false`) when no ring stands out.
+///
+/// Search: a coarse grid on a 4x box-downsampled copy (so the window costs little), then two
+/// refinements at full resolution down to a quarter pixel.
 pub fn find_catheter(img: &CartImage, mm_per_px: f64, params: &CatheterParams) -> Catheter {
     let (h, w) = img.shape();
     let c0 = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
@@ -100,58 +102,126 @@ pub fn find_catheter(img: &CartImage, mm_per_px: f64, params: &CatheterParams) -
     if h < 8 || w < 8 || !(mm_per_px > 0.0) {
         return fallback;
     }
-    let dirs: Vec<(f64, f64)> = (0..N_RAYS)
-        .map(|i| {
-            let a = i as f64 * std::f64::consts::TAU / N_RAYS as f64;
-            (a.cos(), a.sin())
-        })
-        .collect();
-    // Radial sampling: at least 0.01 mm and at least half a pixel.
-    let step_px = (0.01 / mm_per_px).max(0.5);
-    let step_mm = step_px * mm_per_px;
-    let n_r = ((params.max_radius_mm + 0.15) / step_mm).ceil() as usize + 2;
-    let k_lo = (params.min_radius_mm / step_mm).floor() as usize;
-    let k_hi = (params.max_radius_mm / step_mm).ceil() as usize;
-    let d = ((0.03 / step_mm).round() as usize).max(1);
-    let mut prof = vec![0.0f32; n_r];
-    let mut score = |cx: f64, cy: f64| -> (f32, usize) {
-        radial_profile(img, cx, cy, step_px, n_r, &dirs, &mut prof);
-        steepest_rise(&prof, k_lo, k_hi, d)
-    };
-
     let half = params.search_fraction * (h.min(w) as f64);
-    // Coarse step: a quarter of the smallest sheath radius, at least 2 px.
-    let mut step = (params.min_radius_mm / mm_per_px / 2.0).max(2.0);
-    let mut best = (score(c0.0, c0.1), c0);
-    let mut radius = half;
+    // Coarse: downsample so that a pixel is at most ~0.05 mm... but at least by 1.
+    let f = ((0.05 / mm_per_px).floor() as usize).clamp(1, 8);
+    let coarse_img;
+    let (cimg, cmm) = if f > 1 {
+        coarse_img = downsample(img, f);
+        (&coarse_img, mm_per_px * f as f64)
+    } else {
+        (img, mm_per_px)
+    };
+    let to_coarse = |v: f64| (v + 0.5) / f as f64 - 0.5;
+    let from_coarse = |v: f64| (v + 0.5) * f as f64 - 0.5;
+    let coarse = Scorer::new(cmm, params, 16, 0.04);
+    let step = (params.min_radius_mm / cmm / 2.0).max(1.0);
+    let (ccx, ccy) = (to_coarse(c0.0), to_coarse(c0.1));
+    let n = ((half / f as f64) / step).ceil() as i64;
+    let mut best = (f32::NEG_INFINITY, (ccx, ccy));
+    let mut prof = Vec::new();
+    for i in -n..=n {
+        for j in -n..=n {
+            let (cx, cy) = (ccx + i as f64 * step, ccy + j as f64 * step);
+            let sc = coarse.score(cimg, cx, cy, &mut prof).0;
+            if sc > best.0 {
+                best = (sc, (cx, cy));
+            }
+        }
+    }
+    // Fine: full resolution, shrinking windows.
+    let fine = Scorer::new(mm_per_px, params, 48, 0.01);
+    let mut centre = (from_coarse(best.1.0), from_coarse(best.1.1));
+    let mut best_fine = fine.score(img, centre.0, centre.1, &mut prof);
+    let mut step = (step * f as f64 / 2.0).max(0.5);
+    let mut radius = step * 2.0;
     while step >= 0.24 {
         let n = (radius / step).ceil() as i64;
-        let centre = best.1;
+        let base = centre;
         for i in -n..=n {
             for j in -n..=n {
-                let cx = centre.0 + i as f64 * step;
-                let cy = centre.1 + j as f64 * step;
+                let (cx, cy) = (base.0 + i as f64 * step, base.1 + j as f64 * step);
                 if (cx - c0.0).abs() > half || (cy - c0.1).abs() > half {
                     continue;
                 }
-                let sc = score(cx, cy);
-                if sc.0 > best.0.0 {
-                    best = (sc, (cx, cy));
+                let sc = fine.score(img, cx, cy, &mut prof);
+                if sc.0 > best_fine.0 {
+                    best_fine = sc;
+                    centre = (cx, cy);
                 }
             }
         }
-        radius = step * 1.5;
         step /= 3.0;
+        radius = step * 2.0;
     }
-    let ((rise, k), (cx, cy)) = best;
-    // Is the ring real? Compare the rise with the spread of the profile beyond it.
-    radial_profile(img, cx, cy, step_px, n_r, &dirs, &mut prof);
+    let (rise, k) = best_fine;
+    fine.profile(img, centre.0, centre.1, &mut prof);
     let max_p = prof.iter().copied().fold(0.0f32, f32::max);
     let found = rise.is_finite() && max_p > 0.0 && rise > 0.15 * max_p;
     if !found {
         return fallback;
     }
-    Catheter { center_col: cx, center_row: cy, radius_mm: k as f64 * step_mm, found: true }
+    Catheter { center_col: centre.0, center_row: centre.1, radius_mm: k as f64 * fine.step_mm, found: true }
+}
+
+/// Ring-sharpness score of candidate centres at one resolution.
+struct Scorer {
+    dirs: Vec<(f64, f64)>,
+    step_px: f64,
+    step_mm: f64,
+    n_r: usize,
+    k_lo: usize,
+    k_hi: usize,
+    d: usize,
+}
+
+impl Scorer {
+    fn new(mm_per_px: f64, params: &CatheterParams, rays: usize, radial_step_mm: f64) -> Self {
+        let dirs = (0..rays)
+            .map(|i| {
+                let a = i as f64 * std::f64::consts::TAU / rays as f64;
+                (a.cos(), a.sin())
+            })
+            .collect();
+        let step_px = (radial_step_mm / mm_per_px).max(0.5);
+        let step_mm = step_px * mm_per_px;
+        let n_r = ((params.max_radius_mm + 0.15) / step_mm).ceil() as usize + 2;
+        let k_lo = (params.min_radius_mm / step_mm).floor() as usize;
+        let k_hi = (params.max_radius_mm / step_mm).ceil() as usize;
+        let d = ((0.03 / step_mm).round() as usize).max(1);
+        Self { dirs, step_px, step_mm, n_r, k_lo, k_hi, d }
+    }
+
+    fn profile(&self, img: &CartImage, cx: f64, cy: f64, prof: &mut Vec<f32>) {
+        prof.resize(self.n_r, 0.0);
+        // Only radii that the rise test can look at are sampled.
+        let from = self.k_lo.saturating_sub(self.d);
+        prof[..from].fill(0.0);
+        radial_profile(img, cx, cy, self.step_px, from, self.n_r, &self.dirs, prof);
+    }
+
+    fn score(&self, img: &CartImage, cx: f64, cy: f64, prof: &mut Vec<f32>) -> (f32, usize) {
+        self.profile(img, cx, cy, prof);
+        steepest_rise(prof, self.k_lo, self.k_hi, self.d)
+    }
+}
+
+/// Box-downsamples by an integer factor (partial blocks at the edges are dropped).
+fn downsample(img: &CartImage, f: usize) -> CartImage {
+    let (h, w) = img.shape();
+    let (hh, ww) = (h / f, w / f);
+    let mut out = CartImage::zeros(hh.max(1), ww.max(1));
+    let norm = 1.0 / (f * f) as f32;
+    for r in 0..hh {
+        for c in 0..ww {
+            let mut acc = 0.0f32;
+            for dr in 0..f {
+                acc += img.row(r * f + dr)[c * f..c * f + f].iter().sum::<f32>();
+            }
+            *out.get_mut(r, c) = acc * norm;
+        }
+    }
+    out
 }
 
 /// Sample index at which the ring-down ends in a polar frame whose sample 0 is at the

@@ -37,8 +37,12 @@ pub struct SegmentParams {
     pub max_slope: f64,
     /// Soft smoothness cost per sample of change between lines.
     pub jump_penalty: f32,
-    /// Weight of the lumen edge term relative to the region term (per mm of region).
+    /// Weight of the local lumen edge term relative to the interior-vs-outside step.
     pub lumen_edge_weight: f32,
+    /// Window just outside the lumen border compared with the interior, mm.
+    pub lumen_outside_mm: f64,
+    /// Penalty on the spread of intensities inside the lumen (interior must be homogeneous).
+    pub lumen_homogeneity_weight: f32,
     /// Half-window of the lumen edge detector, mm.
     pub lumen_edge_mm: f64,
     /// Media thickness assumed by the vessel edge detector, mm.
@@ -58,7 +62,9 @@ impl Default for SegmentParams {
         Self {
             max_slope: 1.5,
             jump_penalty: 0.02,
-            lumen_edge_weight: 4.0,
+            lumen_edge_weight: 0.5,
+            lumen_outside_mm: 0.15,
+            lumen_homogeneity_weight: 1.0,
             lumen_edge_mm: 0.06,
             media_mm: 0.12,
             adventitia_mm: 0.15,
@@ -98,6 +104,7 @@ pub struct PolarBorders {
 pub struct SegmentWorkspace {
     norm: Plane<f32>,
     prefix: Plane<f32>,
+    prefix2: Plane<f32>,
     cost: Plane<f32>,
     lo: Vec<usize>,
     hi: Vec<usize>,
@@ -156,13 +163,18 @@ pub fn segment_borders(
     ws.stats = FrameStats { p5, p95, otsu };
     // 2. Prefix sums along each line: prefix(l, s) = Σ_{u<s} J(l, u).
     ws.prefix.resize(n, ns + 1);
+    ws.prefix2.resize(n, ns + 1);
     for l in 0..n {
-        let mut acc = 0.0f32;
-        let (src, dst) = (ws.norm.row(l), ws.prefix.row_mut(l));
+        let (mut acc, mut acc2) = (0.0f32, 0.0f32);
+        let src = ws.norm.row(l);
+        let (dst, dst2) = (ws.prefix.row_mut(l), ws.prefix2.row_mut(l));
         dst[0] = 0.0;
+        dst2[0] = 0.0;
         for s in 0..ns {
             acc += src[s];
+            acc2 += src[s] * src[s];
             dst[s + 1] = acc;
+            dst2[s + 1] = acc2;
         }
     }
     let k = max_jump(geom, params.max_slope);
@@ -170,20 +182,26 @@ pub fn segment_borders(
     let samples = |mm: f64| ((mm / mmps).round() as usize).max(1);
     // 3. Lumen cost.
     let we = samples(params.lumen_edge_mm).max(2);
-    let region_scale = (mmps / 0.01) as f32; // region energy per 0.01 mm
     let lumen_end = end.saturating_sub(samples(params.min_wall_mm + params.media_mm + params.adventitia_mm));
     ws.cost.resize(n, ns);
+    let wo = samples(params.lumen_outside_mm).max(2);
+    let skip = samples(0.03);
     for l in 0..n {
         let pre = ws.prefix.row(l);
+        let pre2 = ws.prefix2.row(l);
         let row = ws.cost.row_mut(l);
         row.fill(0.0);
         if shadowed.get(l).copied().unwrap_or(false) {
             continue;
         }
         for s in start..=lumen_end {
-            let region = (pre[s] - pre[start]) - otsu * (s - start) as f32;
+            // Whole interior (after the ring-down tail) against a window just outside.
+            let a = (start + skip).min(s.saturating_sub(we)).max(start.min(s.saturating_sub(1)));
+            let inside = win_mean(pre, a, s);
+            let inside_sd = (win_mean(pre2, a, s) - inside * inside).max(0.0).sqrt();
+            let step = win_mean(pre, s, s + wo) - inside - params.lumen_homogeneity_weight * inside_sd;
             let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(start), s);
-            row[s] = region * region_scale / ((0.1 / mmps) as f32) - params.lumen_edge_weight * edge;
+            row[s] = -step - params.lumen_edge_weight * edge;
         }
     }
     ws.lo.clear();
