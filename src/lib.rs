@@ -13,4 +13,7 @@ pub mod contour;
 pub use contour::Contour;
 pub mod report;
 pub mod pipeline;
+pub mod io;
+pub mod output;
+pub mod overlay;
 pub use pipeline::{Calibration, Pipeline, PipelineConfig};

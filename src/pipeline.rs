@@ -17,7 +17,8 @@ pub enum Calibration {
         /// Pixel size, mm.
         mm_per_px: f64,
     },
-    /// A polar frame (rows = A-lines, columns = samples) with this geometry.
+    /// A polar frame (rows = A-lines, columns = samples) with this geometry. Results are
+    /// expressed in the Cartesian display frame of [`polar_display_geometry`].
     Polar(PolarGeometry),
 }
 
@@ -67,6 +68,21 @@ impl PipelineConfig {
     }
 }
 
+/// Largest side of the Cartesian display frame of a polar input, pixels.
+pub const MAX_POLAR_DISPLAY_SIDE: usize = 2048;
+
+/// The Cartesian frame in which results of a *polar* input are expressed (`center_px`,
+/// `mm_per_px`): a square of `side = min(2 * n_samples, MAX_POLAR_DISPLAY_SIDE)` pixels with the
+/// catheter at its centre `((side - 1) / 2, (side - 1) / 2)` and the imaging depth reaching the
+/// border (`mm_per_px = depth / (side / 2)`, i.e. `mm_per_sample` unless capped). This is exactly
+/// the image [`crate::scan::cartesian_from_polar`] renders with that `side`, so overlays drawn on
+/// it line up with the results. Returns `(side, geometry)`.
+pub fn polar_display_geometry(g: &PolarGeometry) -> (usize, CartGeometry) {
+    let side = (2 * g.n_samples).clamp(2, MAX_POLAR_DISPLAY_SIDE);
+    let c = (side as f64 - 1.0) / 2.0;
+    (side, CartGeometry { center_col: c, center_row: c, mm_per_px: g.depth_mm() / (side as f64 / 2.0) })
+}
+
 /// Reusable per-frame analysis. Scratch buffers grow to the largest frame seen and are reused.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -111,7 +127,7 @@ impl Pipeline {
                 if (rows, cols) != (g.n_lines, g.n_samples) {
                     return Err(Error::FrameShape { got_rows: rows, got_cols: cols, want_rows: g.n_lines, want_cols: g.n_samples });
                 }
-                CartGeometry { center_col: 0.0, center_row: 0.0, mm_per_px: g.mm_per_sample }
+                polar_display_geometry(&g).1
             }
         };
         self.polar.resize(1, 1);
