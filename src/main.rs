@@ -340,3 +340,58 @@ fn frame(a: &FrameArgs) -> anyhow::Result<()> {
 fn generator() -> String {
     format!("truelumen {}", env!("CARGO_PKG_VERSION"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn center_parsing() {
+        assert_eq!(parse_center("10,20.5"), Ok([10.0, 20.5]));
+        assert_eq!(parse_center(" -1 , 2 "), Ok([-1.0, 2.0]));
+        assert!(parse_center("10").is_err() && parse_center("a,b").is_err());
+    }
+
+    #[test]
+    fn exit_codes_follow_the_error_class() {
+        let io = || std::io::Error::other("boom");
+        let cases: [(Error, u8); 4] = [
+            (Error::param("mm_per_px", "bad"), 4),
+            (
+                Error::Write {
+                    path: "o".into(),
+                    source: io(),
+                },
+                5,
+            ),
+            (
+                Error::Io {
+                    path: "i".into(),
+                    source: io(),
+                },
+                3,
+            ),
+            (
+                Error::Input {
+                    path: "i".into(),
+                    reason: "r".into(),
+                },
+                3,
+            ),
+        ];
+        for (e, code) in cases {
+            let e = anyhow::Error::from(e).context("while doing something");
+            assert_eq!(exit_code(&e), code, "{e:#}");
+        }
+        assert_eq!(exit_code(&anyhow::anyhow!("other")), 1);
+    }
+
+    #[test]
+    fn messages_do_not_repeat_sources() {
+        let e = anyhow::Error::from(Error::Io {
+            path: "x.png".into(),
+            source: std::io::Error::other("gone"),
+        });
+        assert_eq!(error_message(&e), "x.png: gone");
+    }
+}
