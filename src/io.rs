@@ -693,6 +693,25 @@ mod tests {
     }
 
     #[test]
+    fn oversized_images_are_rejected_from_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wide.png");
+        image::GrayImage::new(MAX_IMAGE_SIDE_PX + 1, 1)
+            .save(&path)
+            .unwrap();
+        for err in [
+            read_image(&path).unwrap_err(),
+            read_image_shape(&path).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, Error::Decode { path: p, .. } if p == &path),
+                "{err}"
+            );
+            assert!(err.to_string().contains("8192"), "{err}");
+        }
+    }
+
+    #[test]
     fn sidecar_parsing() {
         let s: Sidecar = serde_json::from_str(r#"{"mm_per_px": 0.02}"#).unwrap();
         assert_eq!(s.mm_per_px, Some(0.02));
