@@ -47,6 +47,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An output file or folder could not be created or written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A file was read but its content is not a usable image.
     #[error("{path}: not a readable image: {reason}")]
     Decode {

@@ -23,7 +23,8 @@ pub enum Calibration {
         mm_per_px: f64,
     },
     /// A polar frame (rows = A-lines, columns = samples) with this geometry. Sample 0 is the
-    /// catheter centre.
+    /// catheter centre. Results are expressed in the Cartesian display frame of
+    /// [`polar_display_geometry`].
     Polar(PolarGeometry),
 }
 
@@ -98,12 +99,19 @@ impl PipelineConfig {
     }
 }
 
-/// Where the results of a polar frame are drawn: a square Cartesian rendering of side
-/// `2 * n_samples` with the catheter at its centre. Returns `(side, geometry)`.
-pub fn polar_render_geometry(geom: &PolarGeometry) -> (usize, CartGeometry) {
-    let side = 2 * geom.n_samples;
+/// Largest side of the Cartesian display frame of a polar input, pixels.
+pub const MAX_POLAR_DISPLAY_SIDE: usize = 2048;
+
+/// The Cartesian frame in which results of a *polar* input are expressed (`center_px`,
+/// `mm_per_px`): a square of `side = min(2 * n_samples, MAX_POLAR_DISPLAY_SIDE)` pixels with the
+/// catheter at its centre `((side - 1) / 2, (side - 1) / 2)` and the imaging depth reaching the
+/// border (`mm_per_px = depth / (side / 2)`, i.e. `mm_per_sample` unless capped). This is exactly
+/// the image [`crate::scan::cartesian_from_polar`] renders with that `side`, so overlays drawn on
+/// it line up with the results. Returns `(side, geometry)`.
+pub fn polar_display_geometry(g: &PolarGeometry) -> (usize, CartGeometry) {
+    let side = (2 * g.n_samples).clamp(2, MAX_POLAR_DISPLAY_SIDE);
     let c = (side as f64 - 1.0) / 2.0;
-    (side, CartGeometry { center_col: c, center_row: c, mm_per_px: geom.depth_mm() / geom.n_samples as f64 })
+    (side, CartGeometry { center_col: c, center_row: c, mm_per_px: g.depth_mm() / (side as f64 / 2.0) })
 }
 
 /// Reusable per-frame analysis. Scratch buffers grow to the largest frame seen and are reused.
@@ -193,7 +201,7 @@ impl Pipeline {
                     return Err(Error::FrameShape { got_rows: rows, got_cols: cols, want_rows: g.n_lines, want_cols: g.n_samples });
                 }
                 self.polar.clone_from(frame);
-                let (_, cart) = polar_render_geometry(&g);
+                let (_, cart) = polar_display_geometry(&g);
                 let r_mm = self.sheath_radius_mm(&g);
                 (g, cart, r_mm)
             }

@@ -1,0 +1,64 @@
+//! Development harness: runs the pipeline on random phantoms and prints per-frame scores.
+//! `cargo run --release --example tune -- START COUNT [OUTDIR]`
+use truelumen::eval::{Reference, ReferenceWire, score_frame, summarize};
+use truelumen::sim::{PhantomSpec, simulate};
+use truelumen::{Calibration, CartGeometry, Pipeline, PipelineConfig};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let start: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let count: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let out = args.get(3).cloned();
+    let mut p = Pipeline::new(PipelineConfig::default()).unwrap();
+    let mut scores = Vec::new();
+    for seed in start..start + count {
+        let spec = PhantomSpec::random(seed);
+        let ph = simulate(&spec).unwrap();
+        let t = &ph.truth;
+        let res = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, seed as usize, "x").unwrap();
+        let reference = Reference {
+            lumen: t.lumen.clone(),
+            vessel: t.vessel.clone(),
+            guidewire: t.guidewire.as_ref().map(|w| ReferenceWire { center_mm: w.center_mm, relative_angle_deg: w.relative_angle_deg, in_true_lumen: w.in_true_lumen }),
+        };
+        // Result contours are relative to the *detected* centre; shift into truth frame.
+        let mut res_t = res.clone();
+        let d = [(res.center_px[0] - t.catheter_center_px[0]) * ph.mm_per_px, -(res.center_px[1] - t.catheter_center_px[1]) * ph.mm_per_px];
+        for r in [res_t.lumen.as_mut(), res_t.vessel.as_mut()].into_iter().flatten() {
+            for q in &mut r.contour_mm.points_mm { q[0] += d[0]; q[1] += d[1]; }
+        }
+        if let Some(w) = res_t.guidewire.as_mut() { w.center_mm[0] += d[0]; w.center_mm[1] += d[1]; }
+        let s = score_frame(&res_t, &reference);
+        println!(
+            "seed {seed:5} occl {} L {:.3} V {:.3} HDl {:5.3} HDv {:5.3} | wire t{} r{} m{} ang {:?} in {:?} | cath err {:.2}px | vD {:.2} lD {:.2} pb {:.2} gain {:.1} dr {:.0} flags {:?}",
+            t.occluded as u8, s.lumen_jaccard, s.vessel_jaccard, s.lumen_hausdorff_mm.unwrap_or(9.0), s.vessel_hausdorff_mm.unwrap_or(9.0),
+            s.wire_present as u8, s.wire_reported as u8, s.wire_matched as u8, s.relative_angle_err_deg.map(|a| (a * 10.0).round() / 10.0), s.inside_correct,
+            (d[0].hypot(d[1])) / ph.mm_per_px, t.vessel_mean_diameter_mm, t.lumen_mean_diameter_mm, t.plaque_burden, spec.gain_db, spec.dynamic_range_db, res.quality.flags
+        );
+        scores.push(s);
+        if let Some(dir) = &out {
+            std::fs::create_dir_all(dir).unwrap();
+            let mut img = image::RgbImage::from_fn(ph.cart.cols() as u32, ph.cart.rows() as u32, |x, y| {
+                let v = ph.cart.get(y as usize, x as usize).clamp(0.0, 255.0) as u8;
+                image::Rgb([v, v, v])
+            });
+            let tg = CartGeometry { center_col: t.catheter_center_px[0], center_row: t.catheter_center_px[1], mm_per_px: ph.mm_per_px };
+            let rg = CartGeometry { center_col: res.center_px[0], center_row: res.center_px[1], mm_per_px: ph.mm_per_px };
+            let mut put = |g: &CartGeometry, pts: &[[f64; 2]], c: [u8; 3]| {
+                for &q in pts {
+                    let (x, y) = g.px_of_mm(q);
+                    if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
+                        img.put_pixel(x as u32, y as u32, image::Rgb(c));
+                    }
+                }
+            };
+            put(&tg, &t.lumen.points_mm, [0, 255, 0]);
+            put(&tg, &t.vessel.points_mm, [0, 160, 0]);
+            if let Some(l) = &res.lumen { put(&rg, &l.contour_mm.points_mm, [0, 255, 255]); }
+            if let Some(v) = &res.vessel { put(&rg, &v.contour_mm.points_mm, [255, 200, 0]); }
+            if let Some(w) = &res.guidewire { put(&rg, &[w.center_mm], [255, 0, 0]); }
+            img.save(format!("{dir}/seed{seed}.png")).unwrap();
+        }
+    }
+    println!("{}", summarize(&scores));
+}
