@@ -12,5 +12,6 @@ pub use plane::{CartImage, Plane, PolarImage};
 pub mod contour;
 pub use contour::Contour;
 pub mod report;
+pub mod sim;
 pub mod pipeline;
 pub use pipeline::{Calibration, Pipeline, PipelineConfig};
