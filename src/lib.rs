@@ -12,6 +12,7 @@ pub use plane::{CartImage, Plane, PolarImage};
 pub mod contour;
 pub use contour::Contour;
 pub mod report;
+pub mod sim;
 pub mod pipeline;
 pub mod io;
 pub mod output;
