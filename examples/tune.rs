@@ -47,17 +47,47 @@ fn main() {
             let mut put = |g: &CartGeometry, pts: &[[f64; 2]], c: [u8; 3]| {
                 for &q in pts {
                     let (x, y) = g.px_of_mm(q);
-                    if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
-                        img.put_pixel(x as u32, y as u32, image::Rgb(c));
+                    for (dx, dy) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)] {
+                        let (x, y) = (x + dx, y + dy);
+                        if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
+                            img.put_pixel(x as u32, y as u32, image::Rgb(c));
+                        }
                     }
                 }
             };
             put(&tg, &t.lumen.points_mm, [0, 255, 0]);
-            put(&tg, &t.vessel.points_mm, [0, 160, 0]);
-            if let Some(l) = &res.lumen { put(&rg, &l.contour_mm.points_mm, [0, 255, 255]); }
-            if let Some(v) = &res.vessel { put(&rg, &v.contour_mm.points_mm, [255, 200, 0]); }
-            if let Some(w) = &res.guidewire { put(&rg, &[w.center_mm], [255, 0, 0]); }
+            put(&tg, &t.vessel.points_mm, [0, 255, 0]);
+            if let Some(l) = &res.lumen { put(&rg, &l.contour_mm.points_mm, [255, 0, 0]); }
+            if let Some(v) = &res.vessel { put(&rg, &v.contour_mm.points_mm, [255, 255, 0]); }
+            if let Some(w) = &res.guidewire { put(&rg, &[w.center_mm], [255, 0, 255]); }
             img.save(format!("{dir}/seed{seed}.png")).unwrap();
+            // Polar view (pipeline geometry: line l at l*360/n deg CCW, 1 sample = 1 px).
+            let pol = p.last_polar();
+            let (n, ns) = pol.shape();
+            let mut pimg = image::RgbImage::from_fn(ns as u32, n as u32, |x, y| {
+                let v = pol.get(y as usize, x as usize).clamp(0.0, 255.0) as u8;
+                image::Rgb([v, v, v])
+            });
+            let mmpp = ph.mm_per_px;
+            let mut mark = |c: &truelumen::Contour, col: [u8; 3], shift: [f64; 2]| {
+                for l in 0..n {
+                    let a = (l as f64 * 360.0 / n as f64).to_radians();
+                    let mut last = None;
+                    for k in 0..ns {
+                        let r = k as f64 * mmpp;
+                        let q = [r * a.cos() + shift[0], r * a.sin() + shift[1]];
+                        if c.contains(q) { last = Some(k); }
+                    }
+                    if let Some(k) = last { pimg.put_pixel(k as u32, l as u32, image::Rgb(col)); }
+                }
+            };
+            // truth is in the true-centre frame; pipeline polar is around the detected centre
+            let sh = [d[0], d[1]];
+            mark(&t.lumen, [0, 255, 0], [-sh[0], -sh[1]]);
+            mark(&t.vessel, [0, 255, 0], [-sh[0], -sh[1]]);
+            if let Some(l) = &res.lumen { mark(&l.contour_mm, [255, 0, 0], [0.0, 0.0]); }
+            if let Some(v) = &res.vessel { mark(&v.contour_mm, [255, 255, 0], [0.0, 0.0]); }
+            pimg.save(format!("{dir}/polar{seed}.png")).unwrap();
         }
     }
     println!("{}", summarize(&scores));

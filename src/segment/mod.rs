@@ -106,6 +106,7 @@ pub struct SegmentWorkspace {
     prefix: Plane<f32>,
     prefix2: Plane<f32>,
     cost: Plane<f32>,
+    cost_v: Plane<f32>,
     lo: Vec<usize>,
     hi: Vec<usize>,
     hist: Vec<u32>,
@@ -180,64 +181,85 @@ pub fn segment_borders(
     let k = max_jump(geom, params.max_slope);
     let pp = PathParams { max_jump: k, jump_penalty: params.jump_penalty };
     let samples = |mm: f64| ((mm / mmps).round() as usize).max(1);
-    // 3. Lumen cost.
+    // 3. Cost images. Lumen: homogeneous dark interior against a brighter window outside.
     let we = samples(params.lumen_edge_mm).max(2);
-    let lumen_end = end.saturating_sub(samples(params.min_wall_mm + params.media_mm + params.adventitia_mm));
-    ws.cost.resize(n, ns);
     let wo = samples(params.lumen_outside_mm).max(2);
-    let skip = samples(0.03);
+    let wm = samples(params.media_mm).max(2);
+    let wa = samples(params.adventitia_mm).max(2);
+    let gap = samples(params.min_wall_mm);
+    let max_wall = samples(params.max_wall_mm);
+    let vessel_end = end.saturating_sub(wa);
+    let lumen_end = vessel_end.saturating_sub(gap);
+    if lumen_end <= start + 2 {
+        return;
+    }
+    ws.cost.resize(n, ns);
+    ws.cost_v.resize(n, ns);
     for l in 0..n {
         let pre = ws.prefix.row(l);
         let pre2 = ws.prefix2.row(l);
         let row = ws.cost.row_mut(l);
         row.fill(0.0);
+        let row_v = ws.cost_v.row_mut(l);
+        row_v.fill(0.0);
         if shadowed.get(l).copied().unwrap_or(false) {
             continue;
         }
         for s in start..=lumen_end {
-            // Whole interior (after the ring-down tail) against a window just outside.
-            let a = (start + skip).min(s.saturating_sub(we)).max(start.min(s.saturating_sub(1)));
+            let a = start.min(s.saturating_sub(1));
             let inside = win_mean(pre, a, s);
             let inside_sd = (win_mean(pre2, a, s) - inside * inside).max(0.0).sqrt();
             let step = win_mean(pre, s, s + wo) - inside - params.lumen_homogeneity_weight * inside_sd;
             let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(start), s);
             row[s] = -step - params.lumen_edge_weight * edge;
         }
-    }
-    ws.lo.clear();
-    ws.lo.resize(n, start);
-    ws.hi.clear();
-    ws.hi.resize(n, lumen_end);
-    let mut lumen = std::mem::take(&mut ws.borders.lumen);
-    if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut lumen).is_none() {
-        lumen.clear();
-    }
-    // 4. Vessel cost, searched outside the lumen.
-    let mut vessel = std::mem::take(&mut ws.borders.vessel);
-    vessel.clear();
-    if !lumen.is_empty() {
-        let wm = samples(params.media_mm).max(2);
-        let wa = samples(params.adventitia_mm).max(2);
-        let gap = samples(params.min_wall_mm);
-        let max_wall = samples(params.max_wall_mm);
-        for l in 0..n {
-            let pre = ws.prefix.row(l);
-            let row = ws.cost.row_mut(l);
-            row.fill(0.0);
-            ws.lo[l] = (lumen[l] + gap).min(end);
-            ws.hi[l] = (lumen[l] + max_wall).min(end.saturating_sub(wa)).max(ws.lo[l]);
-            if shadowed.get(l).copied().unwrap_or(false) {
-                continue;
-            }
-            for s in ws.lo[l]..=ws.hi[l] {
-                let media = win_mean(pre, s.saturating_sub(wm), s);
-                let adv = win_mean(pre, s, s + wa);
-                let plaque = win_mean(pre, s.saturating_sub(2 * wm + wm / 2), s.saturating_sub(wm));
-                row[s] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
-            }
+        // Vessel: dark media then bright adventitia, after a brighter plaque.
+        for s in (start + gap).min(vessel_end)..=vessel_end {
+            let media = win_mean(pre, s.saturating_sub(wm), s);
+            let adv = win_mean(pre, s, s + wa);
+            let plaque = win_mean(pre, s.saturating_sub(2 * wm + wm / 2), s.saturating_sub(wm));
+            row_v[s] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
         }
-        if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut vessel).is_none() {
-            vessel.clear();
+    }
+    // 4. Two orders of search; keep the one with the lower total energy (a coordinate-descent
+    //    approximation of the joint two-surface optimum).
+    let mut lumen = std::mem::take(&mut ws.borders.lumen);
+    let mut vessel = std::mem::take(&mut ws.borders.vessel);
+    let mut best_total = f32::INFINITY;
+    let mut l_try = Vec::new();
+    let mut v_try = Vec::new();
+    lumen.clear();
+    vessel.clear();
+    for lumen_first in [true, false] {
+        let total = if lumen_first {
+            ws.lo.clear();
+            ws.lo.resize(n, start);
+            ws.hi.clear();
+            ws.hi.resize(n, lumen_end);
+            let Some(cl) = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut l_try) else { continue };
+            for l in 0..n {
+                ws.lo[l] = (l_try[l] + gap).min(vessel_end);
+                ws.hi[l] = (l_try[l] + max_wall).min(vessel_end).max(ws.lo[l]);
+            }
+            let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else { continue };
+            cl + cv
+        } else {
+            ws.lo.clear();
+            ws.lo.resize(n, (start + gap).min(vessel_end));
+            ws.hi.clear();
+            ws.hi.resize(n, vessel_end);
+            let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else { continue };
+            for l in 0..n {
+                ws.lo[l] = v_try[l].saturating_sub(max_wall).max(start);
+                ws.hi[l] = v_try[l].saturating_sub(gap).max(ws.lo[l]);
+            }
+            let Some(cl) = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut l_try) else { continue };
+            cl + cv
+        };
+        if total < best_total {
+            best_total = total;
+            lumen.clone_from(&l_try);
+            vessel.clone_from(&v_try);
         }
     }
     // 5. Contrast figures.
@@ -253,7 +275,6 @@ pub fn segment_borders(
         lc += win_mean(pre, s, s + we) - win_mean(pre, start.max(s.saturating_sub(we)), s);
         if !vessel.is_empty() {
             let v = vessel[l];
-            let wm = samples(params.media_mm).max(2);
             vc += win_mean(pre, v, v + wm) - win_mean(pre, v.saturating_sub(wm), v);
         }
         cnt += 1;
