@@ -36,6 +36,14 @@ fn main() {
             (d[0].hypot(d[1])) / ph.mm_per_px, t.vessel_mean_diameter_mm, t.lumen_mean_diameter_mm, t.plaque_burden, spec.gain_db, spec.dynamic_range_db, res.quality.flags
         );
         scores.push(s);
+        if std::env::var("WIRE").is_ok() {
+            if let Some(w) = &t.guidewire {
+                println!("   truth wire angle {:.1} r {:.2} in_lumen {}", w.angle_deg, w.center_mm[0].hypot(w.center_mm[1]), w.in_true_lumen);
+            }
+            for r in p.last_shadow_runs() {
+                println!("   run first {} n {} kind {:?} echo {:.2}mm depth {:.2} prom {:.2} centre {:.1}", r.first_line, r.n_lines, r.kind, r.echo_depth_mm, r.shadow_depth, r.echo_prominence, r.center_line);
+            }
+        }
         if let Some(dir) = &out {
             std::fs::create_dir_all(dir).unwrap();
             let mut img = image::RgbImage::from_fn(ph.cart.cols() as u32, ph.cart.rows() as u32, |x, y| {

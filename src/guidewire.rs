@@ -50,8 +50,8 @@ impl Default for WireParams {
             min_shadow_depth: 0.25,
             shadow_window_mm: 0.6,
             beam_width_mm: 0.22,
-            width_factor: 1.6,
-            width_slack_deg: 6.0,
+            width_factor: 1.3,
+            width_slack_deg: 4.0,
             min_width_deg: 3.0,
         }
     }
@@ -169,7 +169,7 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
     }
     let thr = params.min_shadow_depth as f32;
     for l in 0..n {
-        ws.shadowed[l] = ws.depth[l] >= thr && ws.prom[l] > 0.0;
+        ws.shadowed[l] = ws.depth[l] >= thr;
     }
     // Runs, wrapping: start scanning at a non-shadowed line.
     let Some(origin) = (0..n).find(|&l| !ws.shadowed[l]) else {
@@ -221,6 +221,9 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
         let r_c = echo_depth_mm + params.wire_radius_mm;
         let expected = 2.0 * (params.wire_radius_mm / r_c).clamp(0.0, 1.0).asin().to_degrees()
             + (params.beam_width_mm / r_c).to_degrees();
+        if width_deg < 0.5 * expected.min(2.0 * (params.wire_radius_mm / r_c).clamp(0.0, 1.0).asin().to_degrees()) {
+            continue; // narrower than any wire at this depth: speckle
+        }
         let kind = if width_deg <= params.width_factor * expected + params.width_slack_deg {
             ShadowKind::Wire
         } else {

@@ -156,6 +156,11 @@ impl Pipeline {
         &self.polar
     }
 
+    /// Shadowed A-line runs found on the last frame (geometry of [`Pipeline::last_polar`]).
+    pub fn last_shadow_runs(&self) -> &[crate::guidewire::ShadowRun] {
+        &self.shadows.runs
+    }
+
     /// Analyses one frame. `index` and `source` are copied into the result.
     ///
     /// # Errors
@@ -219,7 +224,7 @@ impl Pipeline {
         // Shadows and wire.
         let no_mask: [bool; 0] = [];
         let (p5, p95) = if start + 2 < end { percentiles(&self.polar, start, end, &no_mask, &mut self.hist) } else { (0.0, 1.0) };
-        detect_shadows(&self.polar, &geom, start, (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
+        detect_shadows(&self.polar, &geom, (sheath + 2).min(start), (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
         let wire = best_wire(&self.shadows, &geom, &self.config.wire);
         // Borders.
         segment_borders(&self.polar, &geom, start, &self.shadows.shadowed, &self.config.segment, &mut self.seg);

@@ -1,0 +1,20 @@
+use truelumen::sim::{PhantomSpec, simulate};
+use truelumen::{Calibration, Pipeline, PipelineConfig};
+fn main() {
+    let seed: u64 = std::env::args().nth(1).unwrap().parse().unwrap();
+    let ph = simulate(&PhantomSpec::random(seed)).unwrap();
+    println!("calcium {:?}", ph.truth.calcium);
+    println!("wire {:?}", ph.truth.guidewire);
+    let mut p = Pipeline::new(PipelineConfig::default()).unwrap();
+    let _ = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "").unwrap();
+    let pol = p.last_polar();
+    // print mean of each line in depth bands
+    let (n, ns) = pol.shape();
+    for l in (0..n).step_by(4) {
+        let row = pol.row(l);
+        let band = |a: usize, b: usize| row[a.min(ns)..b.min(ns)].iter().sum::<f32>() / (b.min(ns) - a.min(ns)).max(1) as f32;
+        let nb = 10;
+        let s: Vec<String> = (0..nb).map(|k| format!("{:4.0}", band(k * ns / nb, (k + 1) * ns / nb))).collect();
+        println!("{l:3} {}", s.join(""));
+    }
+}
