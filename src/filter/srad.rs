@@ -57,8 +57,9 @@ pub const SRAD_MAX_ITERATIONS: u32 = 1000;
 /// With `parallel`, each iteration is split into bands of at least 16 rows run on the current
 /// rayon pool; each band computes the coefficients of the row below it once more. Every pixel
 /// is computed by the same operations in the same order, so the result is bit-identical to
-/// `parallel: false`. Serial mode never allocates once the workspace is sized; parallel mode
-/// allocates only what rayon's scheduler may allocate internally.
+/// `parallel: false`. Serial mode never allocates once the workspace is sized (checked in
+/// `tests/filter_alloc.rs`); in parallel mode rayon's scheduler allocated nothing in that test
+/// either once its pool existed, but that is rayon's internal behaviour, not our guarantee.
 ///
 /// # Examples
 /// ```
