@@ -2,11 +2,13 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod filter;
 pub mod geometry;
 pub mod plane;
 pub mod scan;
 
 pub use error::Error;
+pub use filter::SpeckleFilter;
 pub use geometry::{CartGeometry, PolarGeometry, Rotation};
 pub use plane::{CartImage, Plane, PolarImage};
 pub mod contour;

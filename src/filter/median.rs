@@ -1,0 +1,200 @@
+//! True 2-D median with a selection network run on 8 pixels at once.
+//!
+//! The network is Batcher's odd-even merge sort for the next power of two, cut to the window
+//! size `K` (comparators that touch a padding wire are dropped: with `+inf` padding they never
+//! move anything) and pruned backwards to the comparators that can reach rank `(K-1)/2`. For a
+//! block of 8 neighbouring output pixels the window values are gathered into `K` lanes arrays and
+//! every comparator becomes a branch-free lane-wise min/max that the compiler vectorises.
+
+use super::SpeckleWorkspace;
+use crate::plane::PolarImage;
+use network::median_network;
+
+const LANES: usize = 8;
+/// Window buffer size (power of two so `& (WIN - 1)` removes bounds checks); holds 7x7 = 49.
+const WIN: usize = 64;
+
+pub(super) mod network {
+    /// Comparators `(lo, hi)` of a network that puts the median of `k` values at index
+    /// `(k - 1) / 2`. `k` must be in `1..=64`.
+    pub fn median_network(k: usize) -> Vec<(u8, u8)> {
+        assert!((1..=64).contains(&k), "network size {k}");
+        let n = k.next_power_of_two();
+        let mut cmp = Vec::new();
+        let mut p = 1;
+        while p < n {
+            let mut step = p;
+            while step > 0 {
+                let mut j = step % p;
+                while j + step < n {
+                    for i in 0..step.min(n - j - step) {
+                        if (i + j) / (2 * p) == (i + j + step) / (2 * p) {
+                            let (a, b) = (i + j, i + j + step);
+                            if b < k {
+                                cmp.push((a as u8, b as u8));
+                            }
+                        }
+                    }
+                    j += 2 * step;
+                }
+                step /= 2;
+            }
+            p *= 2;
+        }
+        // Backward pruning: keep only comparators whose outputs can reach the median wire.
+        let mut needed = [false; 64];
+        needed[(k - 1) / 2] = true;
+        let mut kept: Vec<(u8, u8)> = Vec::with_capacity(cmp.len());
+        for &(a, b) in cmp.iter().rev() {
+            if needed[a as usize] || needed[b as usize] {
+                needed[a as usize] = true;
+                needed[b as usize] = true;
+                kept.push((a, b));
+            }
+        }
+        kept.reverse();
+        kept
+    }
+}
+
+/// Applies the comparators lane-wise.
+#[inline(always)]
+fn run_network(w: &mut [[f32; LANES]; WIN], net: &[(u8, u8)]) {
+    for &(a, b) in net {
+        let (a, b) = (a as usize & (WIN - 1), b as usize & (WIN - 1));
+        let (x, y) = (w[a], w[b]);
+        let mut lo = [0.0f32; LANES];
+        let mut hi = [0.0f32; LANES];
+        for l in 0..LANES {
+            let lt = y[l] < x[l];
+            lo[l] = if lt { y[l] } else { x[l] };
+            hi[l] = if lt { x[l] } else { y[l] };
+        }
+        w[a] = lo;
+        w[b] = hi;
+    }
+}
+
+pub(super) fn median_into(src: &PolarImage, dst: &mut PolarImage, rl: usize, rs: usize, ws: &mut SpeckleWorkspace) {
+    let (rows, cols) = src.shape();
+    let wl = 2 * rl + 1;
+    let wc = 2 * rs + 1;
+    let k = wl * wc;
+    debug_assert!(k <= WIN);
+    if ws.network_len != k || ws.network.is_empty() {
+        ws.network = median_network(k);
+        ws.network_len = k;
+    }
+    let net = &ws.network[..];
+    let mid = (k - 1) / 2;
+    let mut w = [[0.0f32; LANES]; WIN];
+    let mut lines = [0usize; 2 * super::MEDIAN_MAX_RADIUS + 1];
+    for i in 0..rows {
+        for (d, l) in lines[..wl].iter_mut().enumerate() {
+            *l = (i as isize + d as isize - rl as isize).rem_euclid(rows as isize) as usize;
+        }
+        let out = dst.row_mut(i);
+        let mut j0 = 0;
+        while j0 < cols {
+            let interior = j0 >= rs && j0 + LANES + rs <= cols;
+            let mut idx = 0;
+            for &l in &lines[..wl] {
+                let row = src.row(l);
+                for dc in 0..wc {
+                    if interior {
+                        let start = j0 + dc - rs;
+                        w[idx & (WIN - 1)].copy_from_slice(&row[start..start + LANES]);
+                    } else {
+                        for lane in 0..LANES {
+                            let jj = (j0 + lane).min(cols - 1);
+                            let c = (jj + dc).saturating_sub(rs).min(cols - 1);
+                            w[idx & (WIN - 1)][lane] = row[c];
+                        }
+                    }
+                    idx += 1;
+                }
+            }
+            run_network(&mut w, net);
+            let n_out = LANES.min(cols - j0);
+            out[j0..j0 + n_out].copy_from_slice(&w[mid][..n_out]);
+            j0 += LANES;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::*;
+    use super::super::{SpeckleFilter, speckle};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn median_naive(src: &PolarImage, rl: usize, rs: usize) -> PolarImage {
+        let (n, m) = src.shape();
+        PolarImage::from_fn(n, m, |i, j| {
+            let mut v = vec![];
+            for dl in -(rl as isize)..=rl as isize {
+                for dc in -(rs as isize)..=rs as isize {
+                    let l = (i as isize + dl).rem_euclid(n as isize) as usize;
+                    let c = (j as isize + dc).clamp(0, m as isize - 1) as usize;
+                    v.push(*src.get(l, c));
+                }
+            }
+            v.sort_by(f32::total_cmp);
+            v[v.len() / 2]
+        })
+    }
+
+    #[test]
+    fn network_selects_median_for_every_size() {
+        let mut s = 12345u64;
+        for k in 1..=64 {
+            let net = median_network(k);
+            for _ in 0..200 {
+                let mut v: Vec<f32> = (0..k)
+                    .map(|_| {
+                        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        ((s >> 40) % 17) as f32 // many ties
+                    })
+                    .collect();
+                let mut sorted = v.clone();
+                sorted.sort_by(f32::total_cmp);
+                for &(a, b) in &net {
+                    let (a, b) = (a as usize, b as usize);
+                    if v[b] < v[a] {
+                        v.swap(a, b);
+                    }
+                }
+                assert_eq!(v[(k - 1) / 2], sorted[(k - 1) / 2], "k={k}");
+            }
+        }
+        // Size of the pruned networks (documented in the module docs).
+        assert!(median_network(9).len() <= 30, "{}", median_network(9).len());
+        assert!(median_network(25).len() <= 140, "{}", median_network(25).len());
+    }
+
+    #[test]
+    fn matches_naive_on_odd_frame() {
+        let src = speckle_frame(37, 53, 5);
+        for rl in 0..=3 {
+            for rs in 0..=3 {
+                if rl + rs == 0 {
+                    continue;
+                }
+                let fast = speckle(&src, &SpeckleFilter::Median { radius_lines: rl, radius_samples: rs }).unwrap();
+                assert_eq!(fast, median_naive(&src, rl, rs), "{rl} {rs}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn matches_naive_random(rows in 1usize..25, cols in 1usize..30, rl in 0usize..4, rs in 0usize..4, seed in any::<u64>()) {
+            prop_assume!(rl + rs > 0);
+            let src = speckle_frame(rows, cols, seed);
+            let fast = speckle(&src, &SpeckleFilter::Median { radius_lines: rl, radius_samples: rs }).unwrap();
+            prop_assert_eq!(fast, median_naive(&src, rl, rs));
+        }
+    }
+}
