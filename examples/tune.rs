@@ -38,7 +38,10 @@ fn main() {
         scores.push(s);
         if std::env::var("WIRE").is_ok() {
             if let Some(w) = &t.guidewire {
-                println!("   truth wire angle {:.1} r {:.2} in_lumen {}", w.angle_deg, w.center_mm[0].hypot(w.center_mm[1]), w.in_true_lumen);
+                println!("   truth wire angle {:.1} r {:.2} in_lumen {} dist {:.2} lumen-centroid-angle {:.1}", w.angle_deg, w.center_mm[0].hypot(w.center_mm[1]), w.in_true_lumen, w.distance_to_lumen_mm, truelumen::geometry::angle_deg_of_point(t.lumen_centroid_mm));
+                if let Some(g) = &res_t.guidewire {
+                    println!("   found wire angle {:.1} r {:.2} in_lumen {:?} dist {:?} lumen-centroid-angle {:?}", truelumen::geometry::angle_deg_of_point(g.center_mm), g.center_mm[0].hypot(g.center_mm[1]), g.in_true_lumen, g.distance_to_lumen_mm, res_t.lumen.as_ref().map(|l| truelumen::geometry::angle_deg_of_point(l.centroid_mm)));
+                }
             }
             for r in p.last_shadow_runs() {
                 println!("   run first {} n {} kind {:?} echo {:.2}mm depth {:.2} prom {:.2} centre {:.1}", r.first_line, r.n_lines, r.kind, r.echo_depth_mm, r.shadow_depth, r.echo_prominence, r.center_line);

@@ -7,6 +7,8 @@ fn main() {
     println!("wire {:?}", ph.truth.guidewire);
     let mut p = Pipeline::new(PipelineConfig::default()).unwrap();
     let _ = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "").unwrap();
+    let sh = p.last_shadows();
+    for l in (0..360).step_by(2) { println!("line {l} peak {} depth {:.2} prom {:.2}", sh.peak[l], sh.depth[l], sh.prom[l]); }
     let pol = p.last_polar();
     // print mean of each line in depth bands
     let (n, ns) = pol.shape();

@@ -293,3 +293,29 @@ mod tests {
         assert_eq!((c.center_col, c.center_row), (49.5, 49.5));
     }
 }
+
+/// Removes the line-coherent part of the ring-down from a polar frame: at each depth
+/// `s ∈ [from, to)`, subtracts the excess of the angular-median profile over its level at `to`
+/// (never adding). `profile` is the angular-median profile as computed by
+/// [`ringdown_end_sample`]. Ring-down is the same on every A-line while tissue and blood vary,
+/// so this keeps what differs between lines (the lumen border, a wire echo) and removes the
+/// bright rings. Subtracting a reference A-line is the classic ring-down correction of
+/// mechanical IVUS (see e.g. the "ring-down subtraction" of rotational systems described by
+/// G. S. Mintz et al., JACC 37(5), 2001, section on artefacts).
+pub fn suppress_ringdown(polar: &mut PolarImage, profile: &[f32], from: usize, to: usize) {
+    let ns = polar.cols();
+    let to = to.min(ns.saturating_sub(1)).min(profile.len().saturating_sub(1));
+    if from >= to {
+        return;
+    }
+    let base = profile[to];
+    for l in 0..polar.rows() {
+        let row = polar.row_mut(l);
+        for s in from..to {
+            let excess = profile[s] - base;
+            if excess > 0.0 {
+                row[s] = (row[s] - excess).max(0.0);
+            }
+        }
+    }
+}

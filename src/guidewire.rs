@@ -33,6 +33,9 @@ pub struct WireParams {
     pub min_shadow_depth: f64,
     /// Depth of the window behind the echo used to measure the shadow, mm.
     pub shadow_window_mm: f64,
+    /// Gap between the leading echo and the shadow window (skips the wire's own
+    /// reverberations), mm.
+    pub shadow_gap_mm: f64,
     /// Lateral beam width used to widen the expected wire shadow, mm.
     pub beam_width_mm: f64,
     /// Accept a run as a wire when its width ≤ `width_factor` × expected + `width_slack_deg`.
@@ -48,7 +51,8 @@ impl Default for WireParams {
         Self {
             wire_radius_mm: 0.178,
             min_shadow_depth: 0.25,
-            shadow_window_mm: 0.6,
+            shadow_window_mm: 0.8,
+            shadow_gap_mm: 0.4,
             beam_width_mm: 0.22,
             width_factor: 1.3,
             width_slack_deg: 4.0,
@@ -103,9 +107,12 @@ pub struct WireHit {
 pub struct ShadowWorkspace {
     median: Vec<f32>,
     column: Vec<f32>,
-    peak: Vec<usize>,
-    depth: Vec<f32>,
-    prom: Vec<f32>,
+    /// Per line: sample of the leading echo.
+    pub peak: Vec<usize>,
+    /// Per line: shadow depth (fraction of the intensity spread).
+    pub depth: Vec<f32>,
+    /// Per line: echo prominence (fraction of the intensity spread).
+    pub prom: Vec<f32>,
     /// Per line: whether it is in a shadow (any kind).
     pub shadowed: Vec<bool>,
     /// Per line: whether it is in a wire shadow.
@@ -138,7 +145,7 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
     }
     let mmps = geom.mm_per_sample;
     let win = ((params.shadow_window_mm / mmps).round() as usize).max(3);
-    let gap = ((0.12 / mmps).round() as usize).max(1);
+    let gap = ((params.shadow_gap_mm / mmps).round() as usize).max(1);
     let search_end = (ns * 4 / 5).max(start + 1);
     ws.peak.clear();
     ws.depth.clear();

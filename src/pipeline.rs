@@ -3,7 +3,7 @@
 //! and scratch buffers and processes one frame at a time; [`process_batch`] runs many frames in
 //! parallel with one pipeline per worker, giving identical results for any thread count.
 
-use crate::catheter::{CatheterParams, find_catheter, ringdown_end_sample};
+use crate::catheter::{CatheterParams, find_catheter, ringdown_end_sample, suppress_ringdown};
 use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
 use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point, relative_angle_deg};
@@ -161,6 +161,11 @@ impl Pipeline {
         &self.shadows.runs
     }
 
+    /// Shadow-detection workspace of the last frame (per-line echo and shadow figures).
+    pub fn last_shadows(&self) -> &ShadowWorkspace {
+        &self.shadows
+    }
+
     /// Analyses one frame. `index` and `source` are copied into the result.
     ///
     /// # Errors
@@ -219,12 +224,15 @@ impl Pipeline {
         // Ring-down end.
         let sheath = ((catheter_radius_mm / mmps).round() as usize).min(ns - 1);
         let rd_max = (sheath + (0.4 / mmps).round() as usize).min(ns - 1);
-        let start = ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
+        let rd_end = ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
+        let rd_to = (rd_end + (0.05 / mmps).round() as usize).min(rd_max);
+        suppress_ringdown(&mut self.polar, &self.profile, sheath.saturating_sub(1), rd_to);
+        let start = rd_end;
         let end = ((self.config.segment.max_vessel_radius_mm.min(self.config.max_depth_mm) / mmps) as usize).min(ns - 1);
         // Shadows and wire.
         let no_mask: [bool; 0] = [];
         let (p5, p95) = if start + 2 < end { percentiles(&self.polar, start, end, &no_mask, &mut self.hist) } else { (0.0, 1.0) };
-        detect_shadows(&self.polar, &geom, (sheath + 2).min(start), (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
+        detect_shadows(&self.polar, &geom, start, (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
         let wire = best_wire(&self.shadows, &geom, &self.config.wire);
         // Borders.
         segment_borders(&self.polar, &geom, start, &self.shadows.shadowed, &self.config.segment, &mut self.seg);
