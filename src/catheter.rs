@@ -295,8 +295,8 @@ mod tests {
 }
 
 /// Removes the line-coherent part of the ring-down from a polar frame: at each depth
-/// `s ∈ [from, to)`, subtracts the excess of the angular-median profile over its level at `to`
-/// (never adding). `profile` is the angular-median profile as computed by
+/// `s ∈ [from, to)`, subtracts the excess of the angular-median profile over its darkest level
+/// at or beyond `to` (never adding). `profile` is the angular-median profile as computed by
 /// [`ringdown_end_sample`]. Ring-down is the same on every A-line while tissue and blood vary,
 /// so this keeps what differs between lines (the lumen border, a wire echo) and removes the
 /// bright rings. Subtracting a reference A-line is the classic ring-down correction of
@@ -308,7 +308,8 @@ pub fn suppress_ringdown(polar: &mut PolarImage, profile: &[f32], from: usize, t
     if from >= to {
         return;
     }
-    let base = profile[to];
+    // Level to bring the rings down to: the darkest median level just beyond them.
+    let base = profile[to..].iter().copied().fold(f32::INFINITY, f32::min);
     for l in 0..polar.rows() {
         let row = polar.row_mut(l);
         for s in from..to {
