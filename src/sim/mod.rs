@@ -24,12 +24,14 @@
 //!    5 µm axial steps, amplitude `N(0, 1) · echogenicity` (many random scatterers per
 //!    resolution cell give fully developed, Rayleigh-distributed speckle [3]). Coherent
 //!    reflectors are added on the same grid: ring-down (alternating-sign reflectors every
-//!    35 µm over `ringdown_depth_mm`, identical ±5 % on every line), the wire's near surface
-//!    (amplitude × incidence factor) and its reverberations (every wire diameter behind it,
-//!    each × 0.25).
-//! 2. *Transmission losses* along each scatterer line: everything behind the wire's near
-//!    surface × `shadow_factor`; behind calcium, transmission falls to `shadow_factor` over the
-//!    first 50 µm of calcium.
+//!    35 µm over `ringdown_depth_mm`, identical ±5 % on every line) and the wire's near
+//!    surface (a 50 µm train of 5 decaying reflectors, amplitude × incidence factor).
+//! 2. *Transmission losses* along each scatterer line behind calcium: transmission falls to
+//!    `shadow_factor` over the first 50 µm of calcium. The wire shadow acts on whole beams:
+//!    every output A-line whose axis meets the wire disc is multiplied by the wire's
+//!    `shadow_factor` behind the echo train (so the shadow covers exactly the A-lines the disc
+//!    covers), then receives the reverberations (every wire diameter behind the surface,
+//!    each × 0.3, not shadowed).
 //! 3. *Lateral beam*: Gaussian of FWHM `beam_width_mm · (1 + beam_widening_per_mm · depth)`,
 //!    converted to an angular width at each depth and applied across neighbouring scatterer
 //!    lines (weights normalised to unit energy, so speckle level does not depend on depth).
@@ -41,7 +43,7 @@
 //! 6. *TGC* `tgc_db_per_mm`, box-average decimation to the output samples, log compression:
 //!    `grey = 128 + 255 · (level_dB + gain_db − MID_GREY_LEVEL_DB) / DR`, clamped and rounded
 //!    (level 0 dB = mean plaque backscatter power; the mean of log-Rayleigh speckle is 2.5 dB
-//!    below it, so with 0 dB gain and 50 dB range plaque sits near grey 100).
+//!    below it, so with 0 dB gain and 50 dB range plaque sits near grey 115).
 //! 7. *Cartesian* image through [`crate::scan::CartesianSampler`] (bilinear, wraps at the seam),
 //!    catheter offset from the image centre, black beyond the imaging depth, rounded.
 //!
