@@ -27,7 +27,7 @@
 //!    35 µm over `ringdown_depth_mm`, identical ±5 % on every line) and the wire's near
 //!    surface (a 50 µm train of 5 decaying reflectors, amplitude × incidence factor).
 //! 2. *Transmission losses* along each scatterer line behind calcium: transmission falls to
-//!    `shadow_factor` over the first 50 µm of calcium. The wire shadow acts on whole beams:
+//!    `shadow_factor` over the first 120 µm of calcium (log-linear decay). The wire shadow acts on whole beams:
 //!    every output A-line whose axis meets the wire disc is multiplied by the wire's
 //!    `shadow_factor` behind the echo train (so the shadow covers exactly the A-lines the disc
 //!    covers), then receives the reverberations (every wire diameter behind the surface,

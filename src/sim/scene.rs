@@ -4,9 +4,10 @@
 use super::rng::Rng;
 use super::shape::FastStar;
 use super::spec::PhantomSpec;
+use rayon::prelude::*;
 
 /// Amplitude transmission behind a calcium surface decays to the shadow factor over this depth, mm.
-pub(crate) const CALCIUM_SHADOW_LENGTH_MM: f64 = 0.05;
+pub(crate) const CALCIUM_SHADOW_LENGTH_MM: f64 = 0.12;
 /// Spacing of ring-down reflectors, mm.
 const RINGDOWN_SPACING_MM: f64 = 0.035;
 /// Amplitude of a wire reverberation relative to the previous echo.
@@ -51,18 +52,16 @@ impl Texture {
         let n = (2.0 * half_extent_mm / step).ceil() as usize + 2;
         let x0 = -half_extent_mm;
         let amp = (2.0 / N_WAVES as f64).sqrt();
-        let mut values = Vec::with_capacity(n * n);
-        for iy in 0..n {
+        let mut values = vec![[0.0f32; 2]; n * n];
+        values.par_chunks_mut(n).enumerate().for_each(|(iy, row)| {
             let y = x0 + iy as f64 * step;
-            for ix in 0..n {
+            for (ix, out) in row.iter_mut().enumerate() {
                 let x = x0 + ix as f64 * step;
-                let mut out = [0.0f32; 2];
                 for (o, field) in out.iter_mut().zip(&waves) {
                     *o = (amp * field.iter().map(|w| (w[0] * x + w[1] * y + w[2]).cos()).sum::<f64>()) as f32;
                 }
-                values.push(out);
             }
-        }
+        });
         Self { x0, step, n, values }
     }
 

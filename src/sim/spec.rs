@@ -40,7 +40,7 @@ pub struct CalciumSpec {
     pub thickness_mm: f64,
     /// Backscatter relative to mean plaque, dB (above the adventitia).
     pub echo_db: f64,
-    /// Amplitude factor behind the calcium (0.03–0.1), reached after 50 µm of calcium.
+    /// Amplitude factor behind the calcium (0.03–0.1), reached after 120 µm of calcium.
     pub shadow_factor: f64,
 }
 
