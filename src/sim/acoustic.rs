@@ -90,7 +90,7 @@ impl Simulator {
                 sigma0 * (1.0 + spec.beam_widening_per_mm * r) / r * lines_per_rad
             })
             .collect();
-        let d_of = |s: f64| ((3.0 * s).ceil() as usize).min(n_sim / 2 - 1).max(0);
+        let d_of = |s: f64| ((3.0 * s).ceil() as usize).min(n_sim / 2 - 1);
         let d_max = sigma_lines.iter().map(|&s| d_of(s)).max().unwrap_or(0);
         let mut weights = vec![vec![0.0f32; n_fine]; d_max + 1];
         let mut coherent_gain = vec![0.0f64; n_fine];

@@ -84,6 +84,8 @@ fn random_specs_are_consistent() {
             assert!(w.center_mm[0].hypot(w.center_mm[1]) >= s.catheter_radius_mm + w.radius_mm);
             assert!(t.vessel.signed_distance_mm(w.center_mm) < 0.0, "seed {seed}: wire outside the vessel");
             assert!(w.relative_angle_deg > -180.0 && w.relative_angle_deg <= 180.0);
+            let expect = crate::geometry::relative_angle_deg(t.lumen_centroid_angle_deg, w.angle_deg);
+            assert!((w.relative_angle_deg - expect).abs() < 1e-9);
             if w.in_true_lumen {
                 wires_in += 1;
             }
