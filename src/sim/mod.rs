@@ -60,9 +60,9 @@
 //! release on 2 cores under a load average of ~3 (2026-11-27, shared dev machine); random specs
 //! take 70–170 ms. The cost is mostly the 1024 scatterer lines (tissue classification + one
 //! normal deviate per 5 µm sample) and the one FFT pair of length 2048 per output A-line.
-//! Rejected: evaluating the texture field's plane waves per scatterer (≈2x slower than the
-//! 40 µm table) and scatterers only on the output lines (under-samples the lateral beam for
-//! 256-line frames).
+//! The texture field is tabulated (40 µm grid, built in parallel) rather than evaluated per
+//! scatterer. Rejected: scatterers only on the output lines (under-samples the lateral beam
+//! of 256-line frames).
 //!
 //! # References
 //! \[1\] J. A. Jensen, "A model for the propagation and scattering of ultrasound in tissue",
