@@ -1,7 +1,7 @@
 //! Signal formation: scatterer lines → lateral beam → pulse (analytic) → envelope → log.
 
 use super::rng::Rng;
-use super::scene::{STREAM_NOISE, STREAM_SCATTER, Scene};
+use super::scene::{STREAM_NOISE, STREAM_SCATTER, Scene, WIRE_ECHO_LENGTH_MM, WIRE_REVERB_RATIO};
 use super::spec::PhantomSpec;
 use crate::geometry::PolarGeometry;
 use crate::plane::PolarImage;
@@ -19,7 +19,7 @@ pub const MIN_SCATTER_LINES: usize = 1024;
 pub const SPEED_OF_SOUND_M_S: f64 = 1540.0;
 /// Envelope level (dB relative to mean plaque backscatter power) shown as mid-grey (128) at
 /// 0 dB gain; the dynamic range sets the contrast around it.
-pub const MID_GREY_LEVEL_DB: f64 = 5.0;
+pub const MID_GREY_LEVEL_DB: f64 = 0.0;
 
 /// FFT plans and filter for one fine-grid length, reused across frames.
 struct Plans {
@@ -90,9 +90,10 @@ impl Simulator {
                 sigma0 * (1.0 + spec.beam_widening_per_mm * r) / r * lines_per_rad
             })
             .collect();
-        let d_of = |s: f64| ((3.0 * s).ceil() as usize).min(n_sim / 2 - 1).max(0);
+        let d_of = |s: f64| ((3.0 * s).ceil() as usize).min(n_sim / 2 - 1);
         let d_max = sigma_lines.iter().map(|&s| d_of(s)).max().unwrap_or(0);
         let mut weights = vec![vec![0.0f32; n_fine]; d_max + 1];
+        let mut coherent_gain = vec![0.0f64; n_fine];
         let mut k_end = vec![0usize; d_max + 1];
         for k in 0..n_fine {
             let s = sigma_lines[k];
@@ -100,6 +101,7 @@ impl Simulator {
             let raw: Vec<f64> = (0..=dk).map(|d| (-(d as f64).powi(2) / (2.0 * s * s)).exp()).collect();
             let e2: f64 = raw[0] * raw[0] + 2.0 * raw[1..].iter().map(|v| v * v).sum::<f64>();
             let norm = 1.0 / e2.sqrt();
+            coherent_gain[k] = norm * (raw[0] + 2.0 * raw[1..].iter().sum::<f64>());
             for (d, v) in raw.iter().enumerate() {
                 weights[d][k] = (v * norm) as f32;
                 k_end[d] = k_end[d].max(k + 1);
@@ -158,6 +160,22 @@ impl Simulator {
                     let dn = &scat[((c + n_sim - d) % n_sim) * n_fine..][..k_end[d]];
                     for (((o, &w), &u), &v) in lat.iter_mut().zip(&weights[d]).zip(up).zip(dn) {
                         *o += w * (u + v);
+                    }
+                }
+                // Wire: the whole beam whose axis meets the wire is shadowed behind its echo,
+                // and carries the reverberations (which are not shadowed).
+                if let (Some((rh, inc)), Some((amp, shadow, radius, reverbs))) =
+                    (scene.wire_hit(geom.angle_deg_of_line(l as f64)), scene.wire_params())
+                {
+                    let k0 = (((rh + WIRE_ECHO_LENGTH_MM) / dz).ceil() as usize).min(n_fine);
+                    lat[k0..].iter_mut().for_each(|v| *v *= shadow as f32);
+                    let mut a = amp * inc;
+                    for m in 1..=reverbs {
+                        a *= WIRE_REVERB_RATIO;
+                        let k = ((rh + m as f64 * 2.0 * radius) / dz).round() as usize;
+                        if k < n_fine {
+                            lat[k] += (a * 0.25 * coherent_gain[k]) as f32;
+                        }
                     }
                 }
                 let mut rng = Rng::derive(spec.seed, STREAM_NOISE, l as u64);

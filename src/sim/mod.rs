@@ -17,19 +17,21 @@
 //! and darker structures). A second guidewire is a metal disc.
 //!
 //! # Signal model
-//! The 2-D convolution model of pulse-echo imaging (Jensen [1]; the model behind Field II [2]):
+//! The 2-D convolution model of pulse-echo imaging (Jensen \[1\]; the model behind Field II \[2\]):
 //! the RF A-line is the tissue's scattering function convolved with the pulse-echo point
 //! spread function, here separable into an axial pulse and a lateral beam profile.
 //! 1. *Scatterers* on a polar grid of at least [`acoustic::MIN_SCATTER_LINES`] directions x
 //!    5 µm axial steps, amplitude `N(0, 1) · echogenicity` (many random scatterers per
-//!    resolution cell give fully developed, Rayleigh-distributed speckle [3]). Coherent
+//!    resolution cell give fully developed, Rayleigh-distributed speckle \[3\]). Coherent
 //!    reflectors are added on the same grid: ring-down (alternating-sign reflectors every
-//!    35 µm over `ringdown_depth_mm`, identical ±5 % on every line), the wire's near surface
-//!    (amplitude × incidence factor) and its reverberations (every wire diameter behind it,
-//!    each × 0.25).
-//! 2. *Transmission losses* along each scatterer line: everything behind the wire's near
-//!    surface × `shadow_factor`; behind calcium, transmission falls to `shadow_factor` over the
-//!    first 50 µm of calcium.
+//!    35 µm over `ringdown_depth_mm`, identical ±5 % on every line) and the wire's near
+//!    surface (a 50 µm train of 5 decaying reflectors, amplitude × incidence factor).
+//! 2. *Transmission losses* along each scatterer line behind calcium: transmission falls to
+//!    `shadow_factor` over the first 120 µm of calcium (log-linear decay). The wire shadow acts on whole beams:
+//!    every output A-line whose axis meets the wire disc is multiplied by the wire's
+//!    `shadow_factor` behind the echo train (so the shadow covers exactly the A-lines the disc
+//!    covers), then receives the reverberations (every wire diameter behind the surface,
+//!    each × 0.3, not shadowed).
 //! 3. *Lateral beam*: Gaussian of FWHM `beam_width_mm · (1 + beam_widening_per_mm · depth)`,
 //!    converted to an angular width at each depth and applied across neighbouring scatterer
 //!    lines (weights normalised to unit energy, so speckle level does not depend on depth).
@@ -41,7 +43,7 @@
 //! 6. *TGC* `tgc_db_per_mm`, box-average decimation to the output samples, log compression:
 //!    `grey = 128 + 255 · (level_dB + gain_db − MID_GREY_LEVEL_DB) / DR`, clamped and rounded
 //!    (level 0 dB = mean plaque backscatter power; the mean of log-Rayleigh speckle is 2.5 dB
-//!    below it, so with 0 dB gain and 50 dB range plaque sits near grey 100).
+//!    below it, so with 0 dB gain and 50 dB range plaque sits near grey 115).
 //! 7. *Cartesian* image through [`crate::scan::CartesianSampler`] (bilinear, wraps at the seam),
 //!    catheter offset from the image centre, black beyond the imaging depth, rounded.
 //!
@@ -54,16 +56,20 @@
 //! echo). Texture fields are tabulated on a 40 µm grid.
 //!
 //! # Performance
-//! A 512-line x 512-sample, 5 mm deep frame with a 512x512 Cartesian rendering takes about
-//! 0.1 s in release on 2 cores (2026-11, shared CI machine); most of it is the 1024 scatterer
-//! lines and the 512 FFT pairs of length 2048.
+//! The default spec (512 lines x 512 samples over 5 mm, 512x512 Cartesian) takes 85–90 ms in
+//! release on 2 cores under a load average of ~3 (2026-11-27, shared dev machine); random specs
+//! take 70–170 ms. The cost is mostly the 1024 scatterer lines (tissue classification + one
+//! normal deviate per 5 µm sample) and the one FFT pair of length 2048 per output A-line.
+//! The texture field is tabulated (40 µm grid, built in parallel) rather than evaluated per
+//! scatterer. Rejected: scatterers only on the output lines (under-samples the lateral beam
+//! of 256-line frames).
 //!
 //! # References
-//! [1] J. A. Jensen, "A model for the propagation and scattering of ultrasound in tissue",
+//! \[1\] J. A. Jensen, "A model for the propagation and scattering of ultrasound in tissue",
 //!     J. Acoust. Soc. Am. 89(1):182–190, 1991. doi:10.1121/1.400497
-//! [2] J. A. Jensen, N. B. Svendsen, "Calculation of pressure fields from arbitrarily shaped,
+//! \[2\] J. A. Jensen, N. B. Svendsen, "Calculation of pressure fields from arbitrarily shaped,
 //!     apodized, and excited ultrasound transducers", IEEE TUFFC 39(2):262–267, 1992.
-//! [3] C. B. Burckhardt, "Speckle in ultrasound B-mode scans", IEEE Trans. Sonics Ultrason.
+//! \[3\] C. B. Burckhardt, "Speckle in ultrasound B-mode scans", IEEE Trans. Sonics Ultrason.
 //!     25(1):1–6, 1978; R. F. Wagner et al., "Statistics of speckle in ultrasound B-scans",
 //!     IEEE Trans. Sonics Ultrason. 30(3):156–163, 1983.
 
@@ -102,7 +108,9 @@ pub struct GuidewireTruth {
     /// Whether the wire centre lies inside the (true) lumen.
     pub in_true_lumen: bool,
     /// Signed angle from the lumen-centroid direction to the wire direction, both seen from
-    /// the catheter, in `(-180, 180]` (positive = counter-clockwise).
+    /// the catheter, in `(-180, 180]` (positive = counter-clockwise). Ill-conditioned when the
+    /// lumen centroid lies within ~0.1 mm of the catheter centre (see
+    /// [`Truth::lumen_centroid_distance_mm`]).
     pub relative_angle_deg: f64,
     /// Signed distance of the wire centre to the lumen border (negative inside), mm.
     pub distance_to_lumen_mm: f64,
@@ -140,6 +148,10 @@ pub struct Truth {
     pub lumen_centroid_mm: [f64; 2],
     /// Vessel area centroid, mm.
     pub vessel_centroid_mm: [f64; 2],
+    /// Display angle of the lumen centroid seen from the catheter, degrees in `[0, 360)`.
+    pub lumen_centroid_angle_deg: f64,
+    /// Distance from the catheter centre to the lumen centroid, mm.
+    pub lumen_centroid_distance_mm: f64,
     /// Mean lumen diameter through the centroid, mm.
     pub lumen_mean_diameter_mm: f64,
     /// Minimum lumen diameter through the centroid, mm.
@@ -263,6 +275,8 @@ fn truth_of(spec: &PhantomSpec, polar_geometry: PolarGeometry, cart: &CartGeomet
         plaque_burden: if vessel_area > 0.0 { (vessel_area - lumen_area) / vessel_area } else { 0.0 },
         lumen_centroid_mm: lc,
         vessel_centroid_mm: vc,
+        lumen_centroid_angle_deg: angle_deg_of_point(lc),
+        lumen_centroid_distance_mm: lc[0].hypot(lc[1]),
         lumen_mean_diameter_mm: ld.map_or(0.0, |d| d.mean_mm),
         lumen_min_diameter_mm: ld.map_or(0.0, |d| d.min_mm),
         vessel_mean_diameter_mm: vd.map_or(0.0, |d| d.mean_mm),

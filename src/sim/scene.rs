@@ -4,13 +4,18 @@
 use super::rng::Rng;
 use super::shape::FastStar;
 use super::spec::PhantomSpec;
+use rayon::prelude::*;
 
 /// Amplitude transmission behind a calcium surface decays to the shadow factor over this depth, mm.
-pub(crate) const CALCIUM_SHADOW_LENGTH_MM: f64 = 0.05;
+pub(crate) const CALCIUM_SHADOW_LENGTH_MM: f64 = 0.12;
 /// Spacing of ring-down reflectors, mm.
 const RINGDOWN_SPACING_MM: f64 = 0.035;
 /// Amplitude of a wire reverberation relative to the previous echo.
-const WIRE_REVERB_RATIO: f64 = 0.25;
+pub(crate) const WIRE_REVERB_RATIO: f64 = 0.3;
+/// Depth over which the wire's near-surface echo train extends, mm.
+pub(crate) const WIRE_ECHO_LENGTH_MM: f64 = 0.05;
+/// Number of reflectors in the wire's near-surface echo train.
+const WIRE_ECHO_REFLECTORS: usize = 5;
 
 /// RNG stream ids.
 pub(crate) const STREAM_TEXTURE: u64 = 1;
@@ -47,18 +52,16 @@ impl Texture {
         let n = (2.0 * half_extent_mm / step).ceil() as usize + 2;
         let x0 = -half_extent_mm;
         let amp = (2.0 / N_WAVES as f64).sqrt();
-        let mut values = Vec::with_capacity(n * n);
-        for iy in 0..n {
+        let mut values = vec![[0.0f32; 2]; n * n];
+        values.par_chunks_mut(n).enumerate().for_each(|(iy, row)| {
             let y = x0 + iy as f64 * step;
-            for ix in 0..n {
+            for (ix, out) in row.iter_mut().enumerate() {
                 let x = x0 + ix as f64 * step;
-                let mut out = [0.0f32; 2];
                 for (o, field) in out.iter_mut().zip(&waves) {
                     *o = (amp * field.iter().map(|w| (w[0] * x + w[1] * y + w[2]).cos()).sum::<f64>()) as f32;
                 }
-                values.push(out);
             }
-        }
+        });
         Self { x0, step, n, values }
     }
 
@@ -270,16 +273,7 @@ impl Scene {
     /// (ring-down, wire surface and reverberations).
     pub(crate) fn fill_line(&self, angle_deg: f64, dz: f64, rng: &mut Rng, out: &mut [f32]) {
         let (sn, cs) = angle_deg.to_radians().sin_cos();
-        // Ray–wire intersection.
-        let mut wire_hit: Option<(f64, f64)> = None; // (depth of near surface, incidence factor)
-        if let Some(w) = &self.wire {
-            let t = w.c[0] * cs + w.c[1] * sn;
-            let d2 = w.c[0] * w.c[0] + w.c[1] * w.c[1] - t * t;
-            if t > 0.0 && d2 < w.r * w.r {
-                let h = (w.r * w.r - d2).sqrt();
-                wire_hit = Some((t - h, 0.5 + 0.5 * h / w.r));
-            }
-        }
+        let wire_hit = self.wire_hit(angle_deg);
         let mut cal_entry_t = 1.0f64;
         let mut cal_run = 0.0f64;
         let mut cal_t = 1.0f64;
@@ -305,13 +299,7 @@ impl Scene {
             } else {
                 prev_cal = None;
             }
-            let mut trans = cal_t;
-            if let (Some((rh, _)), Some(w)) = (wire_hit, &self.wire) {
-                if z > rh {
-                    trans *= w.shadow;
-                }
-            }
-            *o = (n * self.echo(p, t) * trans) as f32;
+            *o = (n * self.echo(p, t) * cal_t) as f32;
         }
         let len = out.len();
         let mut add = |z: f64, a: f64| {
@@ -333,13 +321,32 @@ impl Scene {
                 m += 1;
             }
         }
+        // Wire near surface: a short train of reflectors (coil surface and its ringing).
         if let (Some((rh, inc)), Some(w)) = (wire_hit, &self.wire) {
-            add(rh, w.amp * inc);
-            let mut a = w.amp * inc;
-            for m in 1..=w.reverbs {
-                a *= WIRE_REVERB_RATIO;
-                add(rh + m as f64 * 2.0 * w.r, a);
+            for m in 0..WIRE_ECHO_REFLECTORS {
+                let a = w.amp * inc * (-(m as f64) / 2.0).exp();
+                add(rh + m as f64 * WIRE_ECHO_LENGTH_MM / WIRE_ECHO_REFLECTORS as f64, if m % 2 == 0 { a } else { -a });
             }
         }
+    }
+
+    /// Where the ray at display angle `angle_deg` meets the wire: depth of the near surface
+    /// and an incidence factor in `[0.5, 1]` (1 = normal incidence).
+    pub(crate) fn wire_hit(&self, angle_deg: f64) -> Option<(f64, f64)> {
+        let w = self.wire.as_ref()?;
+        let (sn, cs) = angle_deg.to_radians().sin_cos();
+        let t = w.c[0] * cs + w.c[1] * sn;
+        let d2 = w.c[0] * w.c[0] + w.c[1] * w.c[1] - t * t;
+        if t > 0.0 && d2 < w.r * w.r {
+            let h = (w.r * w.r - d2).sqrt();
+            Some((t - h, 0.5 + 0.5 * h / w.r))
+        } else {
+            None
+        }
+    }
+
+    /// Wire parameters `(amplitude, shadow factor, radius, reverberations)`, if any.
+    pub(crate) fn wire_params(&self) -> Option<(f64, f64, f64, u32)> {
+        self.wire.as_ref().map(|w| (w.amp, w.shadow, w.r, w.reverbs))
     }
 }

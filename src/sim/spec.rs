@@ -40,7 +40,7 @@ pub struct CalciumSpec {
     pub thickness_mm: f64,
     /// Backscatter relative to mean plaque, dB (above the adventitia).
     pub echo_db: f64,
-    /// Amplitude factor behind the calcium (0.03–0.1), reached after 50 µm of calcium.
+    /// Amplitude factor behind the calcium (0.03–0.1), reached after 120 µm of calcium.
     pub shadow_factor: f64,
 }
 
@@ -425,7 +425,7 @@ fn random_wire(rng: &mut Rng, s: &PhantomSpec) -> Option<WireSpec> {
     center.map(|c| WireSpec {
         center_mm: c,
         radius_mm: r,
-        echo_db: rng.range(28.0, 34.0),
+        echo_db: rng.range(32.0, 38.0),
         shadow_factor: rng.range(0.01, 0.05),
         reverberations: 1 + rng.below(2) as u32,
     })
