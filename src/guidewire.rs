@@ -117,6 +117,9 @@ pub struct ShadowWorkspace {
     pub shadowed: Vec<bool>,
     /// Per line: whether it is in a wire shadow.
     pub wire_line: Vec<bool>,
+    /// Per line: whether border search should ignore it (shadows, plus the lines on either side
+    /// of a wire that its blurred echo reaches).
+    pub bridge: Vec<bool>,
     /// Runs found on the last call.
     pub runs: Vec<ShadowRun>,
 }
@@ -130,6 +133,8 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
     ws.shadowed.resize(n, false);
     ws.wire_line.clear();
     ws.wire_line.resize(n, false);
+    ws.bridge.clear();
+    ws.bridge.resize(n, false);
     ws.runs.clear();
     if n < 8 || start + 8 >= ns || !(spread > 0.0) {
         return;
@@ -256,9 +261,21 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
     }
     // Lines flagged shadowed but in runs too narrow to classify are not treated as shadow.
     ws.shadowed.fill(false);
+    ws.bridge.clear();
+    ws.bridge.resize(n, false);
     for run in &ws.runs {
         for j in 0..run.n_lines {
             ws.shadowed[(run.first_line + j) % n] = true;
+        }
+        // The wire echo is blurred laterally by the beam: half a beam width on either side.
+        let ext = if run.kind == ShadowKind::Wire {
+            let r = run.echo_depth_mm.max(0.1);
+            ((params.beam_width_mm / 2.0 / r).to_degrees() / deg_per_line).ceil() as usize
+        } else {
+            1
+        };
+        for j in 0..run.n_lines + 2 * ext {
+            ws.bridge[(run.first_line + n - ext.min(n) + j) % n] = true;
         }
     }
 }

@@ -235,7 +235,7 @@ impl Pipeline {
         detect_shadows(&self.polar, &geom, start, (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
         let wire = best_wire(&self.shadows, &geom, &self.config.wire);
         // Borders.
-        segment_borders(&self.polar, &geom, start, &self.shadows.shadowed, &self.config.segment, &mut self.seg);
+        segment_borders(&self.polar, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
         let lumen_c = contour_from_path(&self.seg.borders.lumen, &geom);
         let vessel_c = contour_from_path(&self.seg.borders.vessel, &geom);
         quality.lumen_contrast = round4(self.seg.borders.lumen_contrast as f64);
