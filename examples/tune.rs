@@ -9,7 +9,11 @@ fn main() {
     let start: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let count: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
     let out = args.get(3).cloned();
-    let mut p = Pipeline::new(PipelineConfig::default()).unwrap();
+    let mut cfg = PipelineConfig::default();
+    if let Ok(f) = std::env::var("FILTER") {
+        cfg = cfg.with_speckle(serde_json::from_str(&f).unwrap());
+    }
+    let mut p = Pipeline::new(cfg).unwrap();
     let mut scores = Vec::new();
     for seed in start..start + count {
         let spec = PhantomSpec::random(seed);

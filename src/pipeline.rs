@@ -3,6 +3,7 @@
 //! and scratch buffers and processes one frame at a time; [`process_batch`] runs many frames in
 //! parallel with one pipeline per worker, giving identical results for any thread count.
 
+use crate::filter::{SpeckleFilter, SpeckleWorkspace, speckle_into};
 use crate::catheter::{CatheterParams, find_catheter, ringdown_end_sample, suppress_ringdown};
 use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
@@ -44,6 +45,8 @@ pub struct PipelineConfig {
     pub wire: WireParams,
     /// Border search settings.
     pub segment: SegmentParams,
+    /// Speckle filter applied to the polar frame before the border search.
+    pub speckle: SpeckleFilter,
 }
 
 impl Default for PipelineConfig {
@@ -55,6 +58,7 @@ impl Default for PipelineConfig {
             catheter: CatheterParams::default(),
             wire: WireParams::default(),
             segment: SegmentParams::default(),
+            speckle: SpeckleFilter::default(),
         }
     }
 }
@@ -70,6 +74,12 @@ impl PipelineConfig {
     #[must_use]
     pub fn with_center_px(mut self, center: Option<[f64; 2]>) -> Self {
         self.center_px = center;
+        self
+    }
+    /// Sets the speckle filter.
+    #[must_use]
+    pub fn with_speckle(mut self, f: SpeckleFilter) -> Self {
+        self.speckle = f;
         self
     }
     /// Sets the deepest radius analysed.
@@ -93,6 +103,7 @@ impl PipelineConfig {
             }
         }
         check_positive("wire_radius_mm", self.wire.wire_radius_mm)?;
+        self.speckle.validate()?;
         check_range("catheter.max_radius_mm", self.catheter.max_radius_mm, 0.05, 3.0)?;
         check_range("catheter.min_radius_mm", self.catheter.min_radius_mm, 0.01, self.catheter.max_radius_mm)?;
         Ok(())
@@ -120,6 +131,8 @@ pub struct Pipeline {
     config: PipelineConfig,
     sampler: Option<PolarSampler>,
     polar: PolarImage,
+    filtered: PolarImage,
+    speckle_ws: SpeckleWorkspace,
     shadows: ShadowWorkspace,
     seg: SegmentWorkspace,
     scratch: Vec<f32>,
@@ -138,6 +151,8 @@ impl Pipeline {
             config,
             sampler: None,
             polar: PolarImage::default(),
+            filtered: PolarImage::default(),
+            speckle_ws: SpeckleWorkspace::new(),
             shadows: ShadowWorkspace::default(),
             seg: SegmentWorkspace::default(),
             scratch: Vec::new(),
@@ -235,7 +250,8 @@ impl Pipeline {
         detect_shadows(&self.polar, &geom, start, (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
         let wire = best_wire(&self.shadows, &geom, &self.config.wire);
         // Borders.
-        segment_borders(&self.polar, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
+        speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
+        segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
         let lumen_c = contour_from_path(&self.seg.borders.lumen, &geom);
         let vessel_c = contour_from_path(&self.seg.borders.vessel, &geom);
         quality.lumen_contrast = round4(self.seg.borders.lumen_contrast as f64);
