@@ -13,10 +13,24 @@ fn main() {
     if let Ok(f) = std::env::var("FILTER") {
         cfg = cfg.with_speckle(serde_json::from_str(&f).unwrap());
     }
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(v) = env("EW") { cfg.segment.lumen_edge_weight = v as f32; }
+    if let Some(v) = env("HW") { cfg.segment.lumen_homogeneity_weight = v as f32; }
+    if let Some(v) = env("WO") { cfg.segment.lumen_outside_mm = v; }
+    if let Some(v) = env("MS") { cfg.segment.max_slope = v; }
+    if let Some(v) = env("JP") { cfg.segment.jump_penalty = v as f32; }
+    if let Some(v) = env("MED") { cfg.segment.media_mm = v; }
+    if let Some(v) = env("ADV") { cfg.segment.adventitia_mm = v; }
     let mut p = Pipeline::new(cfg).unwrap();
     let mut scores = Vec::new();
     for seed in start..start + count {
-        let spec = PhantomSpec::random(seed);
+        let mut spec = PhantomSpec::random(seed);
+        if std::env::var("FIX512").is_ok() {
+            let f = 512.0 / spec.image_side_px as f64;
+            spec.catheter_offset_px = [spec.catheter_offset_px[0] * f, spec.catheter_offset_px[1] * f];
+            spec.image_side_px = 512;
+            spec.fov_mm = 10.0;
+        }
         let ph = simulate(&spec).unwrap();
         let t = &ph.truth;
         let res = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, seed as usize, "x").unwrap();

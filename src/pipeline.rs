@@ -242,7 +242,7 @@ impl Pipeline {
         let rd_end = ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
         let rd_to = (rd_end + (0.05 / mmps).round() as usize).min(rd_max);
         suppress_ringdown(&mut self.polar, &self.profile, sheath.saturating_sub(1), rd_to);
-        let start = (sheath + (0.03 / mmps).round() as usize).max(sheath + 1);
+        let start = rd_end;
         let end = ((self.config.segment.max_vessel_radius_mm.min(self.config.max_depth_mm) / mmps) as usize).min(ns - 1);
         // Shadows and wire.
         let no_mask: [bool; 0] = [];

@@ -61,9 +61,9 @@ impl Default for SegmentParams {
     fn default() -> Self {
         Self {
             max_slope: 1.5,
-            jump_penalty: 0.02,
+            jump_penalty: 0.2,
             lumen_edge_weight: 0.5,
-            lumen_outside_mm: 0.15,
+            lumen_outside_mm: 0.08,
             lumen_homogeneity_weight: 1.0,
             lumen_edge_mm: 0.06,
             media_mm: 0.12,
