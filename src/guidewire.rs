@@ -24,6 +24,9 @@
 use crate::geometry::PolarGeometry;
 use crate::plane::PolarImage;
 
+/// Fraction of a line's brightest echo that marks its leading echo.
+const LEADING_ECHO_FRACTION: f32 = 0.7;
+
 /// Settings for [`detect_shadows`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WireParams {
@@ -36,9 +39,10 @@ pub struct WireParams {
     /// Gap between the leading echo and the shadow window (skips the wire's own
     /// reverberations), mm.
     pub shadow_gap_mm: f64,
-    /// Lateral beam width used to widen the expected wire shadow, mm.
+    /// Lateral beam width, mm: lines this close to a wire shadow still see its blurred echo.
     pub beam_width_mm: f64,
-    /// Accept a run as a wire when its width ≤ `width_factor` × expected + `width_slack_deg`.
+    /// Accept a run as a wire when its width ≤ `width_factor` × the wire's geometric angular
+    /// width at the echo depth + `width_slack_deg`.
     pub width_factor: f64,
     /// See `width_factor`, degrees.
     pub width_slack_deg: f64,
@@ -54,8 +58,8 @@ impl Default for WireParams {
             shadow_window_mm: 0.8,
             shadow_gap_mm: 0.4,
             beam_width_mm: 0.22,
-            width_factor: 1.3,
-            width_slack_deg: 4.0,
+            width_factor: 1.35,
+            width_slack_deg: 3.0,
             min_width_deg: 3.0,
         }
     }
@@ -157,10 +161,24 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
     ws.prom.clear();
     for l in 0..n {
         let row = polar.row(l);
-        // Leading echo: brightest 3-sample average relative to the median profile.
-        let mut best = (f32::NEG_INFINITY, start);
-        for s in start + 1..search_end.min(ns - 1) {
-            let v = (row[s - 1] + row[s] + row[s + 1]) / 3.0 - ws.median[s];
+        // Leading echo: the first sample whose 3-sample average reaches `LEADING_ECHO_FRACTION`
+        // of the line's brightest, then the local maximum just after it. A wire's near surface
+        // is the first strong echo on its lines (behind it there is only shadow and
+        // reverberation), so this finds the surface rather than a brighter reverberation.
+        let end = search_end.min(ns - 1);
+        let mut vmax = f32::NEG_INFINITY;
+        for s in start + 1..end {
+            vmax = vmax.max((row[s - 1] + row[s] + row[s + 1]) / 3.0);
+        }
+        let thr = LEADING_ECHO_FRACTION * vmax;
+        let mut first = start + 1;
+        while first + 1 < end && (row[first - 1] + row[first] + row[first + 1]) / 3.0 < thr {
+            first += 1;
+        }
+        let look = (first + (0.1 / mmps).round() as usize + 1).min(end);
+        let mut best = (f32::NEG_INFINITY, first);
+        for s in first..look.max(first + 1) {
+            let v = (row[s - 1] + row[s] + row[(s + 1).min(ns - 1)]) / 3.0 - ws.median[s];
             if v > best.0 {
                 best = (v, s);
             }
@@ -231,9 +249,9 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
             first as f64 + len as f64 / 2.0
         };
         let r_c = echo_depth_mm + params.wire_radius_mm;
-        let expected = 2.0 * (params.wire_radius_mm / r_c).clamp(0.0, 1.0).asin().to_degrees()
-            + (params.beam_width_mm / r_c).to_degrees();
-        if width_deg < 0.5 * expected.min(2.0 * (params.wire_radius_mm / r_c).clamp(0.0, 1.0).asin().to_degrees()) {
+        // Geometric angular width of the wire seen from the catheter.
+        let expected = 2.0 * (params.wire_radius_mm / r_c).clamp(0.0, 1.0).asin().to_degrees();
+        if width_deg < 0.5 * expected {
             continue; // narrower than any wire at this depth: speckle
         }
         let kind = if width_deg <= params.width_factor * expected + params.width_slack_deg {

@@ -247,7 +247,7 @@ impl Pipeline {
         // Shadows and wire.
         let no_mask: [bool; 0] = [];
         let (p5, p95) = if start + 2 < end { percentiles(&self.polar, start, end, &no_mask, &mut self.hist) } else { (0.0, 1.0) };
-        detect_shadows(&self.polar, &geom, start, (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
+        detect_shadows(&self.polar, &geom, (sheath + 1).min(start), (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
         let wire = best_wire(&self.shadows, &geom, &self.config.wire);
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
