@@ -85,6 +85,8 @@ pub struct ShadowRun {
     pub kind: ShadowKind,
     /// Depth of the leading echo, mm.
     pub echo_depth_mm: f64,
+    /// Distance of the wire centre from the catheter centre if this is a wire, mm.
+    pub wire_center_mm: f64,
     /// Mean shadow depth over the run (fraction of the intensity spread).
     pub shadow_depth: f64,
     /// Echo prominence over the angular-median level at the same depth (fraction of spread).
@@ -131,7 +133,17 @@ pub struct ShadowWorkspace {
 /// Detects shadowed A-line runs and classifies them. `start` is the first sample beyond the
 /// ring-down; `spread` is the frame's intensity spread (e.g. p95 − p5) used to normalise.
 /// Results are left in `ws.shadowed`, `ws.wire_line` and `ws.runs`.
-pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, spread: f32, params: &WireParams, ws: &mut ShadowWorkspace) {
+///
+/// `catheter_radius_mm` bounds where a wire centre can physically be (outside the sheath).
+pub fn detect_shadows(
+    polar: &PolarImage,
+    geom: &PolarGeometry,
+    start: usize,
+    spread: f32,
+    catheter_radius_mm: f64,
+    params: &WireParams,
+    ws: &mut ShadowWorkspace,
+) {
     let (n, ns) = polar.shape();
     ws.shadowed.clear();
     ws.shadowed.resize(n, false);
@@ -254,16 +266,25 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
         if width_deg < 0.5 * expected {
             continue; // narrower than any wire at this depth: speckle
         }
-        let kind = if width_deg <= params.width_factor * expected + params.width_slack_deg {
-            ShadowKind::Wire
+        // A run wider than a wire at the echo depth is either a wire whose near-surface echo
+        // was lost (saturated inside the ring-down, right next to the sheath) or calcium. The
+        // width itself tells where a wire would have to be: r = R / sin(width / 2). If that
+        // position is physically possible (outside the sheath) and nearer than the echo found,
+        // it is a wire there; otherwise the shadow is not a wire's.
+        let r_from_width = params.wire_radius_mm / (width_deg.to_radians() / 2.0).sin().max(1e-6);
+        let (kind, wire_center_mm) = if width_deg <= params.width_factor * expected + params.width_slack_deg {
+            (ShadowKind::Wire, r_c)
+        } else if r_from_width >= catheter_radius_mm + params.wire_radius_mm && r_from_width < r_c {
+            (ShadowKind::Wire, r_from_width)
         } else {
-            ShadowKind::Other
+            (ShadowKind::Other, r_c)
         };
         ws.runs.push(ShadowRun {
             first_line: first,
             n_lines: len,
             kind,
             echo_depth_mm,
+            wire_center_mm,
             shadow_depth: sd / len as f64,
             echo_prominence: sp / len as f64,
             center_line,
@@ -299,7 +320,7 @@ pub fn detect_shadows(polar: &PolarImage, geom: &PolarGeometry, start: usize, sp
 }
 
 /// The most confident wire among the runs of the last [`detect_shadows`] call, if any.
-pub fn best_wire(ws: &ShadowWorkspace, geom: &PolarGeometry, params: &WireParams) -> Option<WireHit> {
+pub fn best_wire(ws: &ShadowWorkspace, geom: &PolarGeometry) -> Option<WireHit> {
     ws.runs
         .iter()
         .filter(|r| r.kind == ShadowKind::Wire)
@@ -307,7 +328,7 @@ pub fn best_wire(ws: &ShadowWorkspace, geom: &PolarGeometry, params: &WireParams
             let confidence = (r.shadow_depth.clamp(0.0, 1.0) * (r.echo_prominence / 0.5).clamp(0.0, 1.0)).sqrt();
             WireHit {
                 angle_deg: geom.angle_deg_of_line(r.center_line),
-                radius_mm: r.echo_depth_mm + params.wire_radius_mm,
+                radius_mm: r.wire_center_mm,
                 shadow_width_deg: r.n_lines as f64 * geom.deg_per_line(),
                 confidence,
             }

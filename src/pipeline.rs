@@ -247,8 +247,8 @@ impl Pipeline {
         // Shadows and wire.
         let no_mask: [bool; 0] = [];
         let (p5, p95) = if start + 2 < end { percentiles(&self.polar, start, end, &no_mask, &mut self.hist) } else { (0.0, 1.0) };
-        detect_shadows(&self.polar, &geom, (sheath + 1).min(start), (p95 - p5).max(1e-3), &self.config.wire, &mut self.shadows);
-        let wire = best_wire(&self.shadows, &geom, &self.config.wire);
+        detect_shadows(&self.polar, &geom, (sheath + 1).min(start), (p95 - p5).max(1e-3), catheter_radius_mm, &self.config.wire, &mut self.shadows);
+        let wire = best_wire(&self.shadows, &geom);
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
         segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
