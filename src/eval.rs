@@ -4,12 +4,19 @@
 //! comes with reference contours. Measures follow [`crate::metrics`]; wire figures are
 //! detection rate, false detections, angle error of the signed relative angle, and
 //! inside/outside agreement.
+//!
+//! Phantom truth ([`Truth`]) is scored with [`score_against_truth`], which first moves the result
+//! into the truth's millimetre frame ([`shift_to_truth_center`]); [`evaluate_truth_dir`] does
+//! that for a whole `results.json` against a folder of `truth/<stem>.json` files.
 
 use crate::contour::Contour;
+use crate::error::Error;
 use crate::geometry::wrap_rel_deg;
 use crate::metrics::{area_difference, hausdorff_mm, jaccard};
-use crate::report::FrameResult;
+use crate::report::{FrameResult, Results};
+use crate::sim::Truth;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// Ground truth for one frame, in the result's millimetre frame (catheter-centred).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,5 +187,235 @@ impl std::fmt::Display for Summary {
         writeln!(f, "wire   false reports            {:.1} %", 100.0 * self.wire_false_rate)?;
         writeln!(f, "wire   rel. angle err (median)  {:.2} deg", self.relative_angle_err_median_deg)?;
         write!(f, "wire   inside/outside correct   {:.1} %", 100.0 * self.inside_accuracy)
+    }
+}
+
+impl From<&Truth> for Reference {
+    /// The truth's contours and wire, in its own catheter-centred frame (centre
+    /// [`Truth::catheter_center_px`]).
+    fn from(t: &Truth) -> Self {
+        Reference {
+            lumen: t.lumen.clone(),
+            vessel: t.vessel.clone(),
+            guidewire: t.guidewire.as_ref().map(|w| ReferenceWire {
+                center_mm: w.center_mm,
+                relative_angle_deg: w.relative_angle_deg,
+                in_true_lumen: w.in_true_lumen,
+            }),
+        }
+    }
+}
+
+/// Largest relative difference between a result's and the truth's `mm_per_px` accepted by
+/// [`shift_to_truth_center`] (`results.json` rounds values to 6 decimals).
+pub const MM_PER_PX_TOLERANCE: f64 = 1e-3;
+
+/// Moves a result of a Cartesian frame into the truth's millimetre frame.
+///
+/// Result coordinates are relative to the catheter centre the pipeline *detected*
+/// (`result.center_px`); truth coordinates are relative to the true centre
+/// (`truth.catheter_center_px`). A result point `p` becomes
+/// `p + ((c_res − c_true)[col] · mm_per_px, −(c_res − c_true)[row] · mm_per_px)` (rows grow
+/// downwards, +y is up). Contours, centroids and the wire centre are moved; angles, diameters and
+/// areas are left as reported (angles stay as seen from the detected centre).
+///
+/// # Errors
+/// [`Error::Input`] (path = the result's `source`) when the result's pixel size differs from the
+/// truth's by more than [`MM_PER_PX_TOLERANCE`] (relative), e.g. results of polar frames or of
+/// another calibration: the shift would be meaningless.
+pub fn shift_to_truth_center(result: &FrameResult, truth: &Truth) -> Result<FrameResult, Error> {
+    let (r, t) = (result.mm_per_px, truth.mm_per_px);
+    if !((r - t).abs() <= MM_PER_PX_TOLERANCE * t) {
+        return Err(Error::Input {
+            path: PathBuf::from(&result.source),
+            reason: format!(
+                "result pixel size {r} mm differs from the truth's {t} mm \
+                 (results of polar frames or another calibration cannot be compared in pixels)"
+            ),
+        });
+    }
+    let d = [
+        (result.center_px[0] - truth.catheter_center_px[0]) * r,
+        -(result.center_px[1] - truth.catheter_center_px[1]) * r,
+    ];
+    Ok(translated(result, d))
+}
+
+/// `result` with every position (contours, centroids, wire centre) moved by `d_mm`.
+pub fn translated(result: &FrameResult, d_mm: [f64; 2]) -> FrameResult {
+    let mv = |p: [f64; 2]| [p[0] + d_mm[0], p[1] + d_mm[1]];
+    let mut out = result.clone();
+    for region in [&mut out.lumen, &mut out.vessel].into_iter().flatten() {
+        region.contour_mm.points_mm.iter_mut().for_each(|p| *p = mv(*p));
+        region.centroid_mm = mv(region.centroid_mm);
+    }
+    if let Some(w) = &mut out.guidewire {
+        w.center_mm = mv(w.center_mm);
+    }
+    out
+}
+
+/// Scores a Cartesian frame result against phantom truth: [`shift_to_truth_center`], then
+/// [`score_frame`].
+///
+/// # Errors
+/// As [`shift_to_truth_center`].
+pub fn score_against_truth(result: &FrameResult, truth: &Truth) -> Result<FrameScore, Error> {
+    Ok(score_frame(&shift_to_truth_center(result, truth)?, &Reference::from(truth)))
+}
+
+/// The score of one frame of a `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameEvaluation {
+    /// The frame's `source` in `results.json`.
+    pub source: String,
+    /// Its scores.
+    pub score: FrameScore,
+}
+
+/// Reads a truth file ([`Truth`] JSON).
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be read, [`Error::Format`] if it is not a truth document.
+pub fn load_truth(path: &Path) -> Result<Truth, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text).map_err(|e| Error::Format { path: path.to_path_buf(), reason: e.to_string() })
+}
+
+/// Reads a `results.json` document.
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be read, [`Error::Format`] if it is not a results document.
+pub fn load_results(path: &Path) -> Result<Results, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text).map_err(|e| Error::Format { path: path.to_path_buf(), reason: e.to_string() })
+}
+
+/// Scores every frame of `results` against `truth_dir/<stem>.json`, where `<stem>` is the file
+/// stem of the frame's `source` (`frame_007.png` → `frame_007.json`), with
+/// [`score_against_truth`]. Frames keep their order.
+///
+/// # Errors
+/// [`Error::Input`] naming the truth file when a frame has none, or the frame when it cannot be
+/// compared ([`shift_to_truth_center`]); [`Error::Io`] / [`Error::Format`] for unreadable truth.
+pub fn evaluate_truth_dir(results: &Results, truth_dir: &Path) -> Result<Vec<FrameEvaluation>, Error> {
+    results
+        .frames
+        .iter()
+        .map(|r| {
+            let stem = Path::new(&r.source).file_stem().unwrap_or_default();
+            let path = truth_dir.join(stem).with_extension("json");
+            if !path.is_file() {
+                return Err(Error::Input { path, reason: format!("no truth file for frame `{}`", r.source) });
+            }
+            let truth = load_truth(&path)?;
+            Ok(FrameEvaluation { source: r.source.clone(), score: score_against_truth(r, &truth)? })
+        })
+        .collect()
+}
+
+/// A fixed-width table of per-frame scores: source, lumen and vessel Jaccard and Hausdorff
+/// (mm, `-` when not found), and the wire as `found/expected` (`yes`/`no`; found = reported
+/// within 0.5 mm of a true wire; `(false report)` = a wire reported where there is none).
+pub fn frame_table(frames: &[FrameEvaluation]) -> String {
+    use std::fmt::Write;
+    let width = frames.iter().map(|f| f.source.len()).max().unwrap_or(0).max(6);
+    let hd = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    let yn = |b: bool| if b { "yes" } else { "no" };
+    let mut s = format!(
+        "{:<width$}  {:>8}  {:>8}  {:>12}  {:>13}  {}\n",
+        "source", "lumen_J", "vessel_J", "lumen_HD_mm", "vessel_HD_mm", "wire found/expected"
+    );
+    for f in frames {
+        let c = &f.score;
+        let wire = if c.wire_reported && !c.wire_matched {
+            format!("no/{} (false report)", yn(c.wire_present))
+        } else {
+            format!("{}/{}", yn(c.wire_matched), yn(c.wire_present))
+        };
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:>8.4}  {:>8.4}  {:>12}  {:>13}  {wire}",
+            f.source,
+            c.lumen_jaccard,
+            c.vessel_jaccard,
+            hd(c.lumen_hausdorff_mm),
+            hd(c.vessel_hausdorff_mm)
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{GuidewireResult, Quality, RegionResult};
+    use crate::sim::{PhantomSpec, simulate};
+
+    fn region(c: &Contour) -> RegionResult {
+        let d = c.diameters().unwrap();
+        RegionResult {
+            contour_mm: c.clone(),
+            area_mm2: c.area_mm2(),
+            centroid_mm: c.centroid_mm().unwrap(),
+            centroid_angle_deg: 0.0,
+            min_diameter_mm: d.min_mm,
+            max_diameter_mm: d.max_mm,
+            mean_diameter_mm: d.mean_mm,
+            area_equivalent_diameter_mm: c.area_equivalent_diameter_mm(),
+            eccentricity: 0.0,
+            encloses_catheter: true,
+        }
+    }
+
+    /// A perfect result seen from a detected centre `off_px` (col, row) away from the true one
+    /// scores perfectly only after the shift.
+    #[test]
+    fn shift_to_truth_center_undoes_a_wrong_catheter_centre() {
+        let spec = PhantomSpec { n_lines: 128, n_samples: 128, image_side_px: 96, ..PhantomSpec::default() };
+        let mut truth = simulate(&spec).unwrap().truth;
+        truth.guidewire = Some(crate::sim::GuidewireTruth {
+            center_mm: [0.5, 0.2],
+            radius_mm: 0.18,
+            angle_deg: 21.8,
+            in_true_lumen: true,
+            relative_angle_deg: 10.0,
+            distance_to_lumen_mm: -0.2,
+        });
+        let m = truth.mm_per_px;
+        let off_px = [6.0, -4.0];
+        // The detected centre lies at true + off; a point at p (true frame) is seen at p - d.
+        let d = [off_px[0] * m, -off_px[1] * m];
+        let seen = translated(
+            &FrameResult {
+                index: 0,
+                source: "f.png".into(),
+                mm_per_px: m,
+                center_px: [truth.catheter_center_px[0] + off_px[0], truth.catheter_center_px[1] + off_px[1]],
+                catheter_radius_mm: 0.45,
+                lumen: Some(region(&truth.lumen)),
+                vessel: Some(region(&truth.vessel)),
+                plaque_burden: None,
+                guidewire: Some(GuidewireResult {
+                    center_mm: [0.5, 0.2],
+                    angle_deg: 21.8,
+                    relative_angle_deg: Some(10.0),
+                    in_true_lumen: Some(true),
+                    distance_to_lumen_mm: Some(-0.2),
+                    shadow_width_deg: 10.0,
+                    confidence: 1.0,
+                }),
+                quality: Quality::default(),
+            },
+            [-d[0], -d[1]],
+        );
+        let raw = score_frame(&seen, &Reference::from(&truth));
+        assert!(raw.lumen_jaccard < 0.95, "{raw:?}");
+        let s = score_against_truth(&seen, &truth).unwrap();
+        assert!(s.lumen_jaccard > 0.999 && s.vessel_jaccard > 0.999, "{s:?}");
+        assert!(s.lumen_hausdorff_mm.unwrap() < 1e-9 && s.wire_matched, "{s:?}");
+        // Another pixel size (e.g. results of polar frames) is refused.
+        let polar = FrameResult { mm_per_px: 2.0 * m, ..seen };
+        assert!(matches!(score_against_truth(&polar, &truth), Err(Error::Input { .. })));
     }
 }

@@ -10,11 +10,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use truelumen::eval;
 use truelumen::io::{self, CalibrationOptions, FrameReader, ResolvedCalibration};
 use truelumen::output::{self, RunOutput};
 use truelumen::pipeline::{self, BatchFrame, Calibration, Pipeline, PipelineConfig};
 use truelumen::report::{FrameResult, Results, SCHEMA_VERSION};
 use truelumen::scan::CartesianSampler;
+use truelumen::sim::{self, DatasetSpec, FixedPolar};
 use truelumen::{CartImage, Error, Rotation};
 
 /// Frames decoded and analysed per step (at least; grows with the thread count).
@@ -37,6 +39,45 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Analyse one frame and print its result (one entry of results.json `frames`) as JSON
     Frame(FrameArgs),
+    /// Write phantom frames with ground truth and calibration.json (a folder `analyze` can read)
+    Simulate(SimulateArgs),
+    /// Score a results.json against phantom truth files (TRUTH_DIR/<frame stem>.json)
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Output folder (created if needed; must not hold other frames)
+    #[arg(short, long, value_name = "DIR")]
+    out: PathBuf,
+    /// Number of frames
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    count: usize,
+    /// Seed of frame 0; frame i uses seed S + i
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Side of every Cartesian image, pixels
+    #[arg(long, value_name = "PX", default_value_t = 512)]
+    side: usize,
+    /// Field of view (image side) of every Cartesian image, mm
+    #[arg(long, value_name = "MM", default_value_t = 10.0, allow_negative_numbers = true)]
+    fov_mm: f64,
+    /// Same polar geometry for all frames (512 lines x 512 samples over 5 mm, line 0 at 0°, ccw)
+    #[arg(long)]
+    polar: bool,
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    /// results.json written by `analyze` (of the Cartesian frames)
+    #[arg(value_name = "RESULTS_JSON")]
+    results: PathBuf,
+    /// Folder of truth files, e.g. fixtures/phantom/truth
+    #[arg(value_name = "TRUTH_DIR")]
+    truth_dir: PathBuf,
+    /// Print the summary and per-frame scores as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -148,6 +189,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Frame(a) => frame(a),
+        Command::Simulate(a) => simulate(a),
+        Command::Evaluate(a) => evaluate(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -334,6 +377,58 @@ fn frame(a: &FrameArgs) -> anyhow::Result<()> {
         )?;
     }
     println!("{}", output::to_json_string(&result, true)?);
+    Ok(())
+}
+
+fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
+    let spec = DatasetSpec {
+        count: a.count,
+        seed: a.seed,
+        side_px: a.side,
+        fov_mm: a.fov_mm,
+        polar: a.polar.then(FixedPolar::default),
+    };
+    let started = Instant::now();
+    let info = sim::write_dataset(&a.out, &spec)?;
+    let polar = match info.polar_sidecar {
+        Some(_) => "polar/calibration.json written".to_string(),
+        None => "frames have different polar geometries, so no polar/calibration.json \
+                 (use --polar for one shared geometry)"
+            .to_string(),
+    };
+    eprintln!(
+        "{} frames (seeds {}..={}), {}x{} px, {} mm/px, in {:.1} s; {polar}; written to {}",
+        info.names.len(),
+        a.seed,
+        a.seed.saturating_add(a.count.saturating_sub(1) as u64),
+        a.side,
+        a.side,
+        info.mm_per_px,
+        started.elapsed().as_secs_f64(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// `evaluate --json` output.
+#[derive(serde::Serialize)]
+struct EvaluationDoc<'a> {
+    summary: eval::Summary,
+    frames: &'a [eval::FrameEvaluation],
+}
+
+fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
+    let results = eval::load_results(&a.results)?;
+    let frames = eval::evaluate_truth_dir(&results, &a.truth_dir)?;
+    let scores: Vec<_> = frames.iter().map(|f| f.score).collect();
+    let summary = eval::summarize(&scores);
+    if a.json {
+        let doc = EvaluationDoc { summary, frames: &frames };
+        println!("{}", output::to_json_string(&doc, true)?);
+    } else {
+        println!("{summary}\n");
+        print!("{}", eval::frame_table(&frames));
+    }
     Ok(())
 }
 

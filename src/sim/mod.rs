@@ -4,6 +4,8 @@
 //! [`PhantomSpec::random`]) into a polar frame, its Cartesian rendering and a [`Truth`] record
 //! (contours, areas, catheter centre, guidewire and calcium angles). Everything is
 //! deterministic: the same spec gives bit-identical pixels for any number of threads.
+//! [`write_dataset`] writes a folder of such frames (one image size and calibration for all)
+//! that `truelumen analyze` reads as it is (`truelumen simulate`).
 //!
 //! # Scene
 //! Catheter-centred millimetres, +x right, +y up, angles counter-clockwise as displayed
@@ -74,12 +76,14 @@
 //!     IEEE Trans. Sonics Ultrason. 30(3):156–163, 1983.
 
 pub mod acoustic;
+pub mod dataset;
 mod rng;
 mod scene;
 pub mod shape;
 pub mod spec;
 
 pub use acoustic::Simulator;
+pub use dataset::{DatasetInfo, DatasetSpec, FixedPolar, write_dataset};
 pub use shape::{Harmonic, StarShape};
 pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
 
