@@ -351,7 +351,7 @@ pub fn write_phantom(dir: &Path, name: &str, p: &Phantom) -> Result<(), Error> {
     save(&p.cart, dir.join(format!("{name}.png")))?;
     save(&p.polar, polar_dir.join(format!("{name}.png")))?;
     let json_path = truth_dir.join(format!("{name}.json"));
-    let json = serde_json::to_string_pretty(&p.truth)
+    let json = serde_json::to_string(&p.truth)
         .map_err(|e| Error::Format { path: json_path.clone(), reason: e.to_string() })?;
     std::fs::write(&json_path, json).map_err(|source| Error::Io { path: json_path, source })
 }
