@@ -110,6 +110,7 @@ pub struct SegmentWorkspace {
     lo: Vec<usize>,
     hi: Vec<usize>,
     hist: Vec<u32>,
+    scratch: Vec<f32>,
     path: PathWorkspace,
     /// Result of the last call.
     pub borders: PolarBorders,
@@ -193,6 +194,7 @@ pub fn segment_borders(
     if lumen_end <= start + 2 {
         return;
     }
+    let speckle_sd = speckle_sd(&ws.prefix, &ws.prefix2, start, end, samples(0.1).max(4), shadowed, &mut ws.scratch);
     ws.cost.resize(n, ns);
     ws.cost_v.resize(n, ns);
     for l in 0..n {
@@ -209,7 +211,14 @@ pub fn segment_borders(
             let a = start.min(s.saturating_sub(1));
             let inside = win_mean(pre, a, s);
             let inside_sd = (win_mean(pre2, a, s) - inside * inside).max(0.0).sqrt();
-            let step = win_mean(pre, s, s + wo) - inside - params.lumen_homogeneity_weight * inside_sd;
+            // Interior: homogeneous beyond what speckle explains, and its mean taken at the
+            // upper end of its uncertainty (a short interior proves little).
+            let n_in = (s - a).max(1) as f32;
+            let excess_sd = (inside_sd - speckle_sd).max(0.0);
+            let step = win_mean(pre, s, s + wo)
+                - inside
+                - speckle_sd / n_in.sqrt()
+                - params.lumen_homogeneity_weight * excess_sd;
             let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(start), s);
             row[s] = -step - params.lumen_edge_weight * edge;
         }
@@ -367,4 +376,28 @@ fn otsu_threshold(norm: &Plane<f32>, start: usize, end: usize, shadowed: &[bool]
         }
     }
     lo + (best_t as f32 + 1.0) / scale
+}
+
+/// Typical speckle spread: median over the annulus of the standard deviation in windows of
+/// `w` samples along the lines (normalised units).
+fn speckle_sd(prefix: &Plane<f32>, prefix2: &Plane<f32>, start: usize, end: usize, w: usize, skip: &[bool], out: &mut Vec<f32>) -> f32 {
+    out.clear();
+    for l in 0..prefix.rows() {
+        if skip.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        let (p, p2) = (prefix.row(l), prefix2.row(l));
+        let mut s = start;
+        while s + w <= end {
+            let m = win_mean(p, s, s + w);
+            out.push((win_mean(p2, s, s + w) - m * m).max(0.0).sqrt());
+            s += w;
+        }
+    }
+    if out.is_empty() {
+        return 0.0;
+    }
+    let mid = out.len() / 2;
+    let (_, m, _) = out.select_nth_unstable_by(mid, f32::total_cmp);
+    *m
 }
