@@ -176,6 +176,11 @@ impl Pipeline {
         &self.shadows.runs
     }
 
+    /// Border-search workspace of the last frame (cost images, borders, statistics).
+    pub fn last_segmentation(&self) -> &SegmentWorkspace {
+        &self.seg
+    }
+
     /// Shadow-detection workspace of the last frame (per-line echo and shadow figures).
     pub fn last_shadows(&self) -> &ShadowWorkspace {
         &self.shadows
@@ -240,7 +245,7 @@ impl Pipeline {
         let sheath = ((catheter_radius_mm / mmps).round() as usize).min(ns - 1);
         let rd_max = (sheath + (0.4 / mmps).round() as usize).min(ns - 1);
         let rd_end = ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
-        let rd_to = (rd_end + (0.05 / mmps).round() as usize).min(rd_max);
+        let rd_to = rd_end;
         suppress_ringdown(&mut self.polar, &self.profile, sheath.saturating_sub(1), rd_to);
         let start = rd_end;
         let end = ((self.config.segment.max_vessel_radius_mm.min(self.config.max_depth_mm) / mmps) as usize).min(ns - 1);

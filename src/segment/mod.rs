@@ -102,11 +102,14 @@ pub struct PolarBorders {
 /// Reusable buffers for [`segment_borders`].
 #[derive(Debug, Default, Clone)]
 pub struct SegmentWorkspace {
-    norm: Plane<f32>,
+    /// Normalised intensities of the last call (for inspection).
+    pub norm: Plane<f32>,
     prefix: Plane<f32>,
     prefix2: Plane<f32>,
-    cost: Plane<f32>,
-    cost_v: Plane<f32>,
+    /// Lumen cost image of the last call (for inspection).
+    pub cost: Plane<f32>,
+    /// Vessel cost image of the last call (for inspection).
+    pub cost_v: Plane<f32>,
     lo: Vec<usize>,
     hi: Vec<usize>,
     hist: Vec<u32>,
