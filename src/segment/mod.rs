@@ -222,7 +222,7 @@ pub fn segment_borders(
                 - inside
                 - speckle_sd / n_in.sqrt()
                 - params.lumen_homogeneity_weight * excess_sd;
-            let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(start), s);
+            let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(a), s);
             row[s] = -step - params.lumen_edge_weight * edge;
         }
         // Vessel: dark media then bright adventitia, after a brighter plaque.
