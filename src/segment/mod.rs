@@ -110,7 +110,6 @@ pub struct SegmentWorkspace {
     pub cost: Plane<f32>,
     /// Vessel cost image of the last call (for inspection).
     pub cost_v: Plane<f32>,
-    cost_v2: Plane<f32>,
     lo: Vec<usize>,
     hi: Vec<usize>,
     hist: Vec<u32>,
@@ -228,7 +227,7 @@ pub fn segment_borders(
         }
         // Vessel: dark media then bright adventitia, after a brighter plaque.
         for s in (start + gap).min(vessel_end)..=vessel_end {
-            row_v[s] = vessel_cost(pre, s, wm, wa, 0);
+            row_v[s] = vessel_cost(pre, s, wm, wa);
         }
     }
     // 4. Two orders of search; keep the one with the lower total energy (a coordinate-descent
@@ -247,23 +246,15 @@ pub fn segment_borders(
             ws.hi.clear();
             ws.hi.resize(n, lumen_end);
             let Some(cl) = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut l_try) else { continue };
-            // The media and plaque windows of the vessel cost must not reach into the lumen
-            // just found (blood would pass for media and pull the EEM onto the lumen border).
-            ws.cost_v2.resize(n, ns);
+            // The vessel is searched outside the lumen just found. (Clipping the vessel cost's
+            // media window at that lumen border was tried on 2026-11-27: it pulled the EEM out to
+            // the adventitia's outer edge whenever the lumen had landed on the EEM, and lowered
+            // vessel Jaccard on the tuning phantoms from 0.937 to 0.925.)
             for l in 0..n {
                 ws.lo[l] = (l_try[l] + gap).min(vessel_end);
                 ws.hi[l] = (l_try[l] + max_wall).min(vessel_end).max(ws.lo[l]);
-                let row = ws.cost_v2.row_mut(l);
-                row.fill(0.0);
-                if shadowed.get(l).copied().unwrap_or(false) {
-                    continue;
-                }
-                let pre = ws.prefix.row(l);
-                for s in ws.lo[l]..=ws.hi[l] {
-                    row[s] = vessel_cost(pre, s, wm, wa, l_try[l] + 1);
-                }
             }
-            let Some(cv) = optimal_closed_path(&ws.cost_v2, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else { continue };
+            let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else { continue };
             cl + cv
         } else {
             ws.lo.clear();
@@ -416,15 +407,13 @@ fn speckle_sd(prefix: &Plane<f32>, prefix2: &Plane<f32>, start: usize, end: usiz
 }
 
 /// Vessel (EEM) cost of a border at `s`: a dark media window `[s − wm, s)` followed by a bright
-/// adventitia window `[s, s + wa)`, with a bonus when brighter plaque precedes the media. No
-/// window reaches below `floor` (e.g. into the lumen).
+/// adventitia window `[s, s + wa)`, with a bonus when brighter plaque precedes the media.
 #[inline]
-fn vessel_cost(pre: &[f32], s: usize, wm: usize, wa: usize, floor: usize) -> f32 {
-    let m0 = s.saturating_sub(wm).max(floor).min(s.saturating_sub(1));
-    let media = win_mean(pre, m0, s);
+fn vessel_cost(pre: &[f32], s: usize, wm: usize, wa: usize) -> f32 {
+    let media = win_mean(pre, s.saturating_sub(wm), s);
     let adv = win_mean(pre, s, s + wa);
-    let p0 = s.saturating_sub(2 * wm + wm / 2).max(floor);
-    let p1 = s.saturating_sub(wm).max(floor);
+    let p0 = s.saturating_sub(2 * wm + wm / 2);
+    let p1 = s.saturating_sub(wm);
     let plaque = if p1 > p0 { win_mean(pre, p0, p1) } else { media };
     -(adv - media) - 0.5 * (plaque - media).max(0.0)
 }
