@@ -48,6 +48,9 @@ pub struct WireParams {
     pub width_slack_deg: f64,
     /// Narrowest run considered at all, degrees.
     pub min_width_deg: f64,
+    /// Minimum mean echo prominence (fraction of the intensity spread) for a wire: a metal
+    /// wire is a strong reflector; a shadow behind a weak echo is not a wire's.
+    pub min_echo_prominence: f64,
 }
 
 impl Default for WireParams {
@@ -61,6 +64,7 @@ impl Default for WireParams {
             width_factor: 1.35,
             width_slack_deg: 3.0,
             min_width_deg: 3.0,
+            min_echo_prominence: 0.25,
         }
     }
 }
@@ -272,7 +276,10 @@ pub fn detect_shadows(
         // position is physically possible (outside the sheath) and nearer than the echo found,
         // it is a wire there; otherwise the shadow is not a wire's.
         let r_from_width = params.wire_radius_mm / (width_deg.to_radians() / 2.0).sin().max(1e-6);
-        let (kind, wire_center_mm) = if width_deg <= params.width_factor * expected + params.width_slack_deg {
+        let prominence = sp / len as f64;
+        let (kind, wire_center_mm) = if prominence < params.min_echo_prominence {
+            (ShadowKind::Other, r_c)
+        } else if width_deg <= params.width_factor * expected + params.width_slack_deg {
             (ShadowKind::Wire, r_c)
         } else if r_from_width >= catheter_radius_mm + params.wire_radius_mm && r_from_width < r_c {
             (ShadowKind::Wire, r_from_width)
