@@ -58,7 +58,7 @@ impl Default for WireParams {
         Self {
             wire_radius_mm: 0.178,
             min_shadow_depth: 0.25,
-            shadow_window_mm: 0.8,
+            shadow_window_mm: 1.6,
             shadow_gap_mm: 0.4,
             beam_width_mm: 0.22,
             width_factor: 1.35,
@@ -132,6 +132,7 @@ pub struct ShadowWorkspace {
     pub bridge: Vec<bool>,
     /// Runs found on the last call.
     pub runs: Vec<ShadowRun>,
+    central: Vec<usize>,
 }
 
 /// Detects shadowed A-line runs and classifies them. `start` is the first sample beyond the
@@ -202,13 +203,18 @@ pub fn detect_shadows(
         let p = best.1;
         let a = (p + gap).min(ns - 1);
         let b = (a + win).min(ns);
-        let (mut li, mut mi) = (0.0f32, 0.0f32);
-        for s in a..b {
-            li += row[s];
-            mi += ws.median[s];
-        }
-        let cnt = (b - a).max(1) as f32;
-        let depth = if b > a { (mi - li) / cnt / spread } else { 0.0 };
+        // Shadow depth: how much darker than the angular median the *least dark* fifth of the
+        // window is. A true shadow is dark at every depth; a line that merely has blood behind
+        // a blurred wire echo brightens again at the lumen wall and is not counted.
+        ws.column.clear();
+        ws.column.extend((a..b).map(|s| ws.median[s] - row[s]));
+        let depth = if ws.column.is_empty() {
+            0.0
+        } else {
+            let k = ws.column.len() / 5;
+            let (_, q, _) = ws.column.select_nth_unstable_by(k, f32::total_cmp);
+            *q / spread
+        };
         ws.peak.push(p);
         ws.depth.push(depth);
         ws.prom.push(best.0 / spread);
@@ -216,6 +222,21 @@ pub fn detect_shadows(
     let thr = params.min_shadow_depth as f32;
     for l in 0..n {
         ws.shadowed[l] = ws.depth[l] >= thr;
+    }
+    // Hysteresis: grow runs into neighbouring lines at least half as dark, so that speckle does
+    // not split one shadow into fragments.
+    let low = 0.5 * thr;
+    for _ in 0..2 {
+        for l in 0..n {
+            if !ws.shadowed[l] && ws.depth[l] >= low && (ws.shadowed[(l + n - 1) % n] || ws.shadowed[(l + 1) % n]) {
+                ws.shadowed[l] = true;
+            }
+        }
+        for l in (0..n).rev() {
+            if !ws.shadowed[l] && ws.depth[l] >= low && (ws.shadowed[(l + n - 1) % n] || ws.shadowed[(l + 1) % n]) {
+                ws.shadowed[l] = true;
+            }
+        }
     }
     // Runs, wrapping: start scanning at a non-shadowed line.
     let Some(origin) = (0..n).find(|&l| !ws.shadowed[l]) else {
@@ -235,35 +256,48 @@ pub fn detect_shadows(
             len += 1;
             i += 1;
         }
-        let width_deg = len as f64 * deg_per_line;
+        // Core of the run: from the first to the last line that passed the full threshold (the
+        // hysteresis margins only bridge speckle gaps and blurred edges).
+        let (mut core_first, mut core_last) = (usize::MAX, 0);
+        for j in 0..len {
+            if ws.depth[(first + j) % n] >= thr {
+                core_first = core_first.min(j);
+                core_last = j;
+            }
+        }
+        if core_first == usize::MAX {
+            continue;
+        }
+        let core_len = core_last - core_first + 1;
+        let width_deg = core_len as f64 * deg_per_line;
         if width_deg < params.min_width_deg {
             continue;
         }
-        // Statistics over the run.
-        let (mut sd, mut sp, mut wsum, mut sx, mut sy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        let mut peaks: [usize; 3] = [0; 3];
-        for j in 0..len {
+        // Statistics over the core: mean shadow depth, mean echo prominence, and the
+        // depth-weighted circular mean line.
+        let (mut sd, mut sp, mut sx, mut sy) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for j in core_first..=core_last {
             let ll = (first + j) % n;
-            let d = ws.depth[ll] as f64;
+            let d = ws.depth[ll].max(0.0) as f64;
             sd += d;
             sp += ws.prom[ll] as f64;
-            let a = (j as f64 / len as f64) * 0.0 + (first + j) as f64 * std::f64::consts::TAU / n as f64;
+            let a = ll as f64 * std::f64::consts::TAU / n as f64;
             sx += d * a.cos();
             sy += d * a.sin();
-            wsum += d;
         }
-        // Echo depth: median of the peaks of the central half of the run.
-        let c0 = first + len / 4;
-        let c1 = first + (3 * len) / 4;
-        let mut central: Vec<usize> = (c0..=c1.max(c0)).map(|x| ws.peak[x % n]).collect();
-        central.sort_unstable();
-        peaks[0] = central[central.len() / 2];
-        let echo_depth_mm = peaks[0] as f64 * mmps;
-        let center_line = if wsum > 0.0 {
-            (sy.atan2(sx).rem_euclid(std::f64::consts::TAU)) * n as f64 / std::f64::consts::TAU
+        // Echo depth: median of the leading-echo samples over the central half of the core.
+        ws.central.clear();
+        let (c0, c1) = (core_first + core_len / 4, core_first + (3 * core_len) / 4);
+        ws.central.extend((c0..=c1.max(c0)).map(|j| ws.peak[(first + j) % n]));
+        let mid = ws.central.len() / 2;
+        let echo_sample = *ws.central.select_nth_unstable(mid).1;
+        let echo_depth_mm = echo_sample as f64 * mmps;
+        let center_line = if sx != 0.0 || sy != 0.0 {
+            sy.atan2(sx).rem_euclid(std::f64::consts::TAU) * n as f64 / std::f64::consts::TAU
         } else {
-            first as f64 + len as f64 / 2.0
+            ((first + core_first) as f64 + core_len as f64 / 2.0) % n as f64
         };
+        let len = core_len;
         let r_c = echo_depth_mm + params.wire_radius_mm;
         // Geometric angular width of the wire seen from the catheter.
         let expected = 2.0 * (params.wire_radius_mm / r_c).clamp(0.0, 1.0).asin().to_degrees();
@@ -287,7 +321,7 @@ pub fn detect_shadows(
             (ShadowKind::Other, r_c)
         };
         ws.runs.push(ShadowRun {
-            first_line: first,
+            first_line: (first + core_first) % n,
             n_lines: len,
             kind,
             echo_depth_mm,
