@@ -46,9 +46,17 @@ pub struct Catheter {
     pub found: bool,
 }
 
-
 /// Angular-mean profile sampled at `n_r` radii `r_k = k * step_px` around `(cx, cy)`.
-fn radial_profile(img: &CartImage, cx: f64, cy: f64, step_px: f64, from: usize, n_r: usize, dirs: &[(f64, f64)], out: &mut [f32]) {
+fn radial_profile(
+    img: &CartImage,
+    cx: f64,
+    cy: f64,
+    step_px: f64,
+    from: usize,
+    n_r: usize,
+    dirs: &[(f64, f64)],
+    out: &mut [f32],
+) {
     let (h, w) = img.shape();
     let data = img.as_slice();
     for (k, o) in out.iter_mut().enumerate().take(n_r).skip(from) {
@@ -228,7 +236,13 @@ fn downsample(img: &CartImage, f: usize) -> CartImage {
 /// catheter centre: beyond the sheath (steepest rise of the angular-median profile after
 /// `min_sample`), the first sample where the median profile falls to within 25 % of the way
 /// from its post-ring level back up to the ring peak. `max_sample` bounds the search.
-pub fn ringdown_end_sample(polar: &PolarImage, min_sample: usize, max_sample: usize, scratch: &mut Vec<f32>, profile: &mut Vec<f32>) -> usize {
+pub fn ringdown_end_sample(
+    polar: &PolarImage,
+    min_sample: usize,
+    max_sample: usize,
+    scratch: &mut Vec<f32>,
+    profile: &mut Vec<f32>,
+) -> usize {
     let (n, ns) = polar.shape();
     let max_sample = max_sample.min(ns.saturating_sub(1));
     if n == 0 || min_sample >= max_sample {
@@ -256,6 +270,33 @@ pub fn ringdown_end_sample(polar: &PolarImage, min_sample: usize, max_sample: us
         s += 1;
     }
     s
+}
+
+/// Removes the line-coherent part of the ring-down from a polar frame: at each depth
+/// `s ∈ [from, to)`, subtracts the excess of the angular-median profile over its darkest level
+/// at or beyond `to` (never adding). `profile` is the angular-median profile as computed by
+/// [`ringdown_end_sample`]. Ring-down is the same on every A-line while tissue and blood vary,
+/// so this keeps what differs between lines (the lumen border, a wire echo) and removes the
+/// bright rings. Subtracting a reference A-line is the classic ring-down correction of
+/// mechanical IVUS (see e.g. the "ring-down subtraction" of rotational systems described by
+/// G. S. Mintz et al., JACC 37(5), 2001, section on artefacts).
+pub fn suppress_ringdown(polar: &mut PolarImage, profile: &[f32], from: usize, to: usize) {
+    let ns = polar.cols();
+    let to = to.min(ns.saturating_sub(1)).min(profile.len().saturating_sub(1));
+    if from >= to {
+        return;
+    }
+    // Level to bring the rings down to: the darkest median level just beyond them.
+    let base = profile[to..].iter().copied().fold(f32::INFINITY, f32::min);
+    for l in 0..polar.rows() {
+        let row = polar.row_mut(l);
+        for s in from..to {
+            let excess = profile[s] - base;
+            if excess > 0.0 {
+                row[s] = (row[s] - excess).max(0.0);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -291,32 +332,5 @@ mod tests {
         let c = find_catheter(&img, 0.02, &CatheterParams::default());
         assert!(!c.found);
         assert_eq!((c.center_col, c.center_row), (49.5, 49.5));
-    }
-}
-
-/// Removes the line-coherent part of the ring-down from a polar frame: at each depth
-/// `s ∈ [from, to)`, subtracts the excess of the angular-median profile over its darkest level
-/// at or beyond `to` (never adding). `profile` is the angular-median profile as computed by
-/// [`ringdown_end_sample`]. Ring-down is the same on every A-line while tissue and blood vary,
-/// so this keeps what differs between lines (the lumen border, a wire echo) and removes the
-/// bright rings. Subtracting a reference A-line is the classic ring-down correction of
-/// mechanical IVUS (see e.g. the "ring-down subtraction" of rotational systems described by
-/// G. S. Mintz et al., JACC 37(5), 2001, section on artefacts).
-pub fn suppress_ringdown(polar: &mut PolarImage, profile: &[f32], from: usize, to: usize) {
-    let ns = polar.cols();
-    let to = to.min(ns.saturating_sub(1)).min(profile.len().saturating_sub(1));
-    if from >= to {
-        return;
-    }
-    // Level to bring the rings down to: the darkest median level just beyond them.
-    let base = profile[to..].iter().copied().fold(f32::INFINITY, f32::min);
-    for l in 0..polar.rows() {
-        let row = polar.row_mut(l);
-        for s in from..to {
-            let excess = profile[s] - base;
-            if excess > 0.0 {
-                row[s] = (row[s] - excess).max(0.0);
-            }
-        }
     }
 }

@@ -38,29 +38,19 @@ pub const SIDECAR_NAME: &str = "calibration.json";
 const LUMA_WEIGHTS: [f32; 3] = [0.2126, 0.7152, 0.0722];
 
 fn decode_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Decode {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
+    Error::Decode { path: path.to_path_buf(), reason: e.to_string() }
 }
 
 /// Maps an `image` error to our error naming `path`: I/O problems stay I/O errors, the rest
 /// (unknown format, corrupt or truncated data, size limit) are decode errors.
 fn image_error(path: &Path, e: image::ImageError) -> Error {
     match e {
-        image::ImageError::IoError(source)
-            if source.kind() != std::io::ErrorKind::UnexpectedEof =>
-        {
-            Error::Io {
-                path: path.to_path_buf(),
-                source,
-            }
+        image::ImageError::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
+            Error::Io { path: path.to_path_buf(), source }
         }
         image::ImageError::Limits(_) => decode_error(
             path,
-            format!(
-                "image exceeds the {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} pixel limit or the memory limit"
-            ),
+            format!("image exceeds the {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} pixel limit or the memory limit"),
         ),
         other => decode_error(path, other),
     }
@@ -68,14 +58,8 @@ fn image_error(path: &Path, e: image::ImageError) -> Error {
 
 /// Opens `path` with the format guessed from its content and the size limits applied.
 fn open_reader(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::File>>, Error> {
-    let io_err = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut reader = ImageReader::open(path)
-        .map_err(io_err)?
-        .with_guessed_format()
-        .map_err(io_err)?;
+    let io_err = |source| Error::Io { path: path.to_path_buf(), source };
+    let mut reader = ImageReader::open(path).map_err(io_err)?.with_guessed_format().map_err(io_err)?;
     if reader.format().is_none() {
         return Err(decode_error(path, "unknown image format"));
     }
@@ -92,9 +76,7 @@ fn open_reader(path: &Path) -> Result<ImageReader<std::io::BufReader<std::fs::Fi
 /// [`Error::Io`] if the file cannot be opened, [`Error::Decode`] if it is not an image of a
 /// supported format or exceeds [`MAX_IMAGE_SIDE_PX`].
 pub fn read_image_shape(path: &Path) -> Result<(usize, usize), Error> {
-    let (w, h) = open_reader(path)?
-        .into_dimensions()
-        .map_err(|e| image_error(path, e))?;
+    let (w, h) = open_reader(path)?.into_dimensions().map_err(|e| image_error(path, e))?;
     check_side(path, w, h)?;
     Ok((h as usize, w as usize))
 }
@@ -115,9 +97,7 @@ fn check_side(path: &Path, w: u32, h: u32) -> Result<(), Error> {
 /// [`Error::Io`] if the file cannot be opened or read, [`Error::Decode`] if it is not a
 /// supported image, is corrupt or truncated, or exceeds [`MAX_IMAGE_SIDE_PX`].
 pub fn read_image(path: &Path) -> Result<CartImage, Error> {
-    let img = open_reader(path)?
-        .decode()
-        .map_err(|e| image_error(path, e))?;
+    let img = open_reader(path)?.decode().map_err(|e| image_error(path, e))?;
     check_side(path, img.width(), img.height())?;
     Ok(plane_from_dynamic(&img))
 }
@@ -136,15 +116,9 @@ pub fn plane_from_dynamic(img: &DynamicImage) -> CartImage {
         DynamicImage::ImageLumaA16(b) => luma_of(b.as_raw(), 2, SCALE16),
         DynamicImage::ImageRgb16(b) => luma_of(b.as_raw(), 3, SCALE16),
         DynamicImage::ImageRgba16(b) => luma_of(b.as_raw(), 4, SCALE16),
-        other => other
-            .to_luma32f()
-            .as_raw()
-            .iter()
-            .map(|&v| v * 255.0)
-            .collect(),
+        other => other.to_luma32f().as_raw().iter().map(|&v| v * 255.0).collect(),
     };
-    CartImage::from_vec(h, w, data)
-        .unwrap_or_else(|_| unreachable!("decoded buffer has w*h pixels"))
+    CartImage::from_vec(h, w, data).unwrap_or_else(|_| unreachable!("decoded buffer has w*h pixels"))
 }
 
 fn luma_of<T: Copy + Into<f32>>(raw: &[T], channels: usize, scale: f32) -> Vec<f32> {
@@ -153,9 +127,7 @@ fn luma_of<T: Copy + Into<f32>>(raw: &[T], channels: usize, scale: f32) -> Vec<f
             let v = if channels < 3 {
                 p[0].into()
             } else {
-                LUMA_WEIGHTS[0] * p[0].into()
-                    + LUMA_WEIGHTS[1] * p[1].into()
-                    + LUMA_WEIGHTS[2] * p[2].into()
+                LUMA_WEIGHTS[0] * p[0].into() + LUMA_WEIGHTS[1] * p[1].into() + LUMA_WEIGHTS[2] * p[2].into()
             };
             v * scale
         })
@@ -216,9 +188,7 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 }
 
 fn file_name_lossy(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
 }
 
 /// Expands a list of files and folders into the frame files, in order: each folder's image
@@ -230,10 +200,7 @@ fn file_name_lossy(p: &Path) -> String {
 pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     for input in inputs {
-        let io_err = |source| Error::Io {
-            path: input.clone(),
-            source,
-        };
+        let io_err = |source| Error::Io { path: input.clone(), source };
         let meta = std::fs::metadata(input).map_err(io_err)?;
         if !meta.is_dir() {
             out.push(input.clone());
@@ -249,20 +216,14 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
         if files.is_empty() {
             return Err(Error::Input {
                 path: input.clone(),
-                reason: format!(
-                    "folder holds no image files ({})",
-                    IMAGE_EXTENSIONS.join(", ")
-                ),
+                reason: format!("folder holds no image files ({})", IMAGE_EXTENSIONS.join(", ")),
             });
         }
         files.sort_by(|a, b| natural_cmp(&file_name_lossy(a), &file_name_lossy(b)));
         out.extend(files);
     }
     if out.is_empty() {
-        return Err(Error::Input {
-            path: PathBuf::new(),
-            reason: "no input given".into(),
-        });
+        return Err(Error::Input { path: PathBuf::new(), reason: "no input given".into() });
     }
     Ok(out)
 }
@@ -319,11 +280,7 @@ pub struct FrameReader {
 impl FrameReader {
     /// A reader over `paths` (e.g. from [`collect_inputs`]). Nothing is read yet.
     pub fn new(paths: Vec<PathBuf>) -> Self {
-        Self {
-            paths,
-            next: 0,
-            shape: None,
-        }
+        Self { paths, next: 0, shape: None }
     }
 
     /// Number of frames in total.
@@ -354,10 +311,7 @@ impl FrameReader {
         self.shape
             .as_ref()
             .map(|(s, _)| *s)
-            .ok_or_else(|| Error::Input {
-                path: PathBuf::new(),
-                reason: "no input given".into(),
-            })
+            .ok_or_else(|| Error::Input { path: PathBuf::new(), reason: "no input given".into() })
     }
 
     /// Decodes up to `max` next frames in parallel on the current rayon pool and returns them
@@ -369,21 +323,14 @@ impl FrameReader {
         use rayon::prelude::*;
         let start = self.next;
         let end = (start + max.max(1)).min(self.paths.len());
-        let decoded: Vec<Result<CartImage, Error>> = self.paths[start..end]
-            .par_iter()
-            .map(|p| read_image(p))
-            .collect();
+        let decoded: Vec<Result<CartImage, Error>> = self.paths[start..end].par_iter().map(|p| read_image(p)).collect();
         self.next = end;
         let mut frames = Vec::with_capacity(decoded.len());
         for (k, image) in decoded.into_iter().enumerate() {
             let path = self.paths[start + k].clone();
             let image = image?;
             check_shape(&mut self.shape, &path, image.shape())?;
-            frames.push(InputFrame {
-                index: start + k,
-                path,
-                image,
-            });
+            frames.push(InputFrame { index: start + k, path, image });
         }
         Ok(frames)
     }
@@ -477,12 +424,7 @@ impl Sidecar {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(Error::Io { path, source }),
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::Format {
-                path,
-                reason: e.to_string(),
-            })
+        serde_json::from_str(&text).map(Some).map_err(|e| Error::Format { path, reason: e.to_string() })
     }
 }
 
@@ -533,10 +475,7 @@ pub fn resolve_calibration(
     (rows, cols): (usize, usize),
 ) -> Result<ResolvedCalibration, Error> {
     if opts.polar && opts.mm_per_px.is_some() {
-        return Err(Error::param(
-            "mm_per_px",
-            "cannot be combined with polar frames (use depth_mm)",
-        ));
+        return Err(Error::param("mm_per_px", "cannot be combined with polar frames (use depth_mm)"));
     }
     let from_cli = opts.mm_per_px.is_some() || (opts.polar && opts.depth_mm.is_some());
     let (sidecar, origin) = if from_cli {
@@ -552,10 +491,7 @@ pub fn resolve_calibration(
                     Some((first, first_path)) if *first != s => {
                         return Err(Error::Input {
                             path,
-                            reason: format!(
-                                "differs from {}; analyse these inputs separately",
-                                first_path.display()
-                            ),
+                            reason: format!("differs from {}; analyse these inputs separately", first_path.display()),
                         });
                     }
                     Some(_) => {}
@@ -566,10 +502,7 @@ pub fn resolve_calibration(
         match found {
             Some((s, path)) => (s, path.display().to_string()),
             None => {
-                let input = inputs
-                    .first()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
+                let input = inputs.first().map(|p| p.display().to_string()).unwrap_or_default();
                 return Err(Error::param(
                     "mm_per_px",
                     format!(
@@ -590,10 +523,7 @@ pub fn resolve_calibration(
     let calib = if polar {
         let sp = sidecar.polar;
         let depth_mm = opts.depth_mm.or(sp.map(|p| p.depth_mm)).ok_or_else(|| {
-            Error::param(
-                "depth_mm",
-                format!("polar frames need --depth-mm MM or `polar.depth_mm` in {SIDECAR_NAME}"),
-            )
+            Error::param("depth_mm", format!("polar frames need --depth-mm MM or `polar.depth_mm` in {SIDECAR_NAME}"))
         })?;
         check_positive("depth_mm", depth_mm)?;
         let g = PolarGeometry::new(rows, cols, depth_mm / cols.max(1) as f64)?
@@ -602,25 +532,15 @@ pub fn resolve_calibration(
         g.validate()?;
         Calibration::Polar(g)
     } else {
-        let mm_per_px = opts.mm_per_px.or(sidecar.mm_per_px).ok_or_else(|| {
-            Error::param(
-                "mm_per_px",
-                format!("{origin} gives no `mm_per_px`; pass --mm-per-px MM"),
-            )
-        })?;
+        let mm_per_px = opts
+            .mm_per_px
+            .or(sidecar.mm_per_px)
+            .ok_or_else(|| Error::param("mm_per_px", format!("{origin} gives no `mm_per_px`; pass --mm-per-px MM")))?;
         check_positive("mm_per_px", mm_per_px)?;
         Calibration::Cartesian { mm_per_px }
     };
-    let center_px = if polar {
-        None
-    } else {
-        opts.center_px.or(sidecar.center_px)
-    };
-    Ok(ResolvedCalibration {
-        calib,
-        center_px,
-        origin,
-    })
+    let center_px = if polar { None } else { opts.center_px.or(sidecar.center_px) };
+    Ok(ResolvedCalibration { calib, center_px, origin })
 }
 
 #[cfg(test)]
@@ -629,44 +549,20 @@ mod tests {
 
     #[test]
     fn natural_order() {
-        let mut v = vec![
-            "frame10.png",
-            "frame2.png",
-            "Frame1.png",
-            "frame02.png",
-            "frame1a.png",
-            "a",
-            "frame",
-        ];
+        let mut v = vec!["frame10.png", "frame2.png", "Frame1.png", "frame02.png", "frame1a.png", "a", "frame"];
         v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(
-            v,
-            [
-                "a",
-                "frame",
-                "Frame1.png",
-                "frame1a.png",
-                "frame2.png",
-                "frame02.png",
-                "frame10.png"
-            ]
-        );
+        assert_eq!(v, ["a", "frame", "Frame1.png", "frame1a.png", "frame2.png", "frame02.png", "frame10.png"]);
         assert_eq!(natural_cmp("x9", "x10"), Ordering::Less);
         assert_eq!(natural_cmp("x100", "x99"), Ordering::Greater);
         assert_eq!(natural_cmp("img_007_2", "img_7_10"), Ordering::Less);
         assert_eq!(natural_cmp("a", "a"), Ordering::Equal);
         // Digits longer than any integer type still compare correctly.
-        assert_eq!(
-            natural_cmp("f123456789012345678901234567890", "f99"),
-            Ordering::Greater
-        );
+        assert_eq!(natural_cmp("f123456789012345678901234567890", "f99"), Ordering::Greater);
     }
 
     #[test]
     fn natural_order_is_antisymmetric() {
-        let names = [
-            "a1", "a01", "A1", "a1b", "a", "1", "01", "", "b", "a10", "a2",
-        ];
+        let names = ["a1", "a01", "A1", "a1b", "a", "1", "01", "", "b", "a10", "a2"];
         for x in names {
             for y in names {
                 assert_eq!(natural_cmp(x, y), natural_cmp(y, x).reverse(), "{x} {y}");
@@ -681,32 +577,20 @@ mod tests {
         let p = plane_from_dynamic(&DynamicImage::ImageRgb8(rgb));
         assert!((p.as_slice()[0] - 0.2126 * 255.0).abs() < 1e-3);
         assert!((p.as_slice()[1] - 10.0).abs() < 1e-4);
-        let g16 =
-            image::ImageBuffer::<image::Luma<u16>, _>::from_raw(2, 1, vec![65535u16, 257]).unwrap();
+        let g16 = image::ImageBuffer::<image::Luma<u16>, _>::from_raw(2, 1, vec![65535u16, 257]).unwrap();
         let p = plane_from_dynamic(&DynamicImage::ImageLuma16(g16));
         assert!((p.as_slice()[0] - 255.0).abs() < 1e-3 && (p.as_slice()[1] - 1.0).abs() < 1e-3);
         let g8 = image::GrayImage::from_raw(3, 1, vec![0, 100, 255]).unwrap();
-        assert_eq!(
-            plane_from_dynamic(&DynamicImage::ImageLuma8(g8)).as_slice(),
-            &[0.0, 100.0, 255.0]
-        );
+        assert_eq!(plane_from_dynamic(&DynamicImage::ImageLuma8(g8)).as_slice(), &[0.0, 100.0, 255.0]);
     }
 
     #[test]
     fn oversized_images_are_rejected_from_the_header() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wide.png");
-        image::GrayImage::new(MAX_IMAGE_SIDE_PX + 1, 1)
-            .save(&path)
-            .unwrap();
-        for err in [
-            read_image(&path).unwrap_err(),
-            read_image_shape(&path).unwrap_err(),
-        ] {
-            assert!(
-                matches!(&err, Error::Decode { path: p, .. } if p == &path),
-                "{err}"
-            );
+        image::GrayImage::new(MAX_IMAGE_SIDE_PX + 1, 1).save(&path).unwrap();
+        for err in [read_image(&path).unwrap_err(), read_image_shape(&path).unwrap_err()] {
+            assert!(matches!(&err, Error::Decode { path: p, .. } if p == &path), "{err}");
             assert!(err.to_string().contains("8192"), "{err}");
         }
     }
@@ -715,13 +599,9 @@ mod tests {
     fn sidecar_parsing() {
         let s: Sidecar = serde_json::from_str(r#"{"mm_per_px": 0.02}"#).unwrap();
         assert_eq!(s.mm_per_px, Some(0.02));
-        let s: Sidecar =
-            serde_json::from_str(r#"{"polar": {"depth_mm": 6, "rotation": "cw"}}"#).unwrap();
+        let s: Sidecar = serde_json::from_str(r#"{"polar": {"depth_mm": 6, "rotation": "cw"}}"#).unwrap();
         let p = s.polar.unwrap();
-        assert_eq!(
-            (p.depth_mm, p.line0_deg, p.rotation),
-            (6.0, 0.0, Rotation::Cw)
-        );
+        assert_eq!((p.depth_mm, p.line0_deg, p.rotation), (6.0, 0.0, Rotation::Cw));
         assert!(serde_json::from_str::<Sidecar>(r#"{"mm_per_pixel": 0.02}"#).is_err());
     }
 }

@@ -23,11 +23,7 @@ use truelumen::{CartImage, Error, Rotation};
 const MIN_CHUNK_FRAMES: usize = 32;
 
 #[derive(Parser)]
-#[command(
-    name = "truelumen",
-    version,
-    about = "IVUS frame analysis for IVUS-guided wiring of BTK CTOs"
-)]
+#[command(name = "truelumen", version, about = "IVUS frame analysis for IVUS-guided wiring of BTK CTOs")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -117,31 +113,16 @@ struct FrameArgs {
 #[derive(Args)]
 struct CalibArgs {
     /// Pixel size of Cartesian frames, mm
-    #[arg(
-        long,
-        value_name = "MM",
-        allow_negative_numbers = true,
-        conflicts_with = "polar"
-    )]
+    #[arg(long, value_name = "MM", allow_negative_numbers = true, conflicts_with = "polar")]
     mm_per_px: Option<f64>,
     /// Frames are polar: rows = A-lines, columns = depth samples
     #[arg(long)]
     polar: bool,
     /// Polar: imaging depth covered by one A-line, mm
-    #[arg(
-        long,
-        value_name = "MM",
-        allow_negative_numbers = true,
-        requires = "polar"
-    )]
+    #[arg(long, value_name = "MM", allow_negative_numbers = true, requires = "polar")]
     depth_mm: Option<f64>,
     /// Polar: display angle of line 0, degrees counter-clockwise from +x [default: 0]
-    #[arg(
-        long,
-        value_name = "DEG",
-        allow_negative_numbers = true,
-        requires = "polar"
-    )]
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true, requires = "polar")]
     line0_deg: Option<f64>,
     /// Polar: direction in which A-lines advance as displayed [default: ccw]
     #[arg(long, value_enum, requires = "polar")]
@@ -177,9 +158,7 @@ impl From<&CalibArgs> for CalibrationOptions {
 }
 
 fn parse_center(s: &str) -> Result<[f64; 2], String> {
-    let (c, r) = s
-        .split_once(',')
-        .ok_or("expected COL,ROW, e.g. 255.5,255.5")?;
+    let (c, r) = s.split_once(',').ok_or("expected COL,ROW, e.g. 255.5,255.5")?;
     let num = |t: &str| t.trim().parse::<f64>().map_err(|e| format!("`{t}`: {e}"));
     Ok([num(c)?, num(r)?])
 }
@@ -284,16 +263,10 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
     if a.threads == Some(0) {
         return Err(Error::param("threads", "must be at least 1").into());
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
-        .build()?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build()?;
     let chunk = MIN_CHUNK_FRAMES.max(4 * pool.current_num_threads());
 
-    let header = Results {
-        schema_version: SCHEMA_VERSION,
-        generator: generator(),
-        frames: Vec::new(),
-    };
+    let header = Results { schema_version: SCHEMA_VERSION, generator: generator(), frames: Vec::new() };
     let mut out = RunOutput::create(&a.out, &header, !a.no_overlays)?;
     let (mut n_frames, mut n_lumen, mut n_wire) = (0usize, 0usize, 0usize);
 
@@ -310,12 +283,7 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
                 .map(|f| {
                     overlay_paths.push(out.overlay_path(&f.path, f.index));
                     let source = f.source();
-                    BatchFrame {
-                        image: f.image,
-                        calib: resolved.calib,
-                        index: f.index,
-                        source,
-                    }
+                    BatchFrame { image: f.image, calib: resolved.calib, index: f.index, source }
                 })
                 .collect();
             let results = pipeline::process_batch(&config, &batch)?;
@@ -354,27 +322,12 @@ fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
 
 fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     let image = io::read_image(&a.image)?;
-    let resolved = io::resolve_calibration(
-        &(&a.calib).into(),
-        std::slice::from_ref(&a.image),
-        image.shape(),
-    )?;
+    let resolved = io::resolve_calibration(&(&a.calib).into(), std::slice::from_ref(&a.image), image.shape())?;
     let mut pipeline = Pipeline::new(pipeline_config(&resolved)?)?;
-    let source = a
-        .image
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let result = pipeline
-        .process(&image, resolved.calib, 0, &source)
-        .with_context(|| format!("analysing {source}"))?;
+    let source = a.image.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let result = pipeline.process(&image, resolved.calib, 0, &source).with_context(|| format!("analysing {source}"))?;
     if let Some(path) = &a.overlay {
-        write_overlay(
-            path,
-            &image,
-            &result,
-            display_sampler(resolved.calib)?.as_ref(),
-        )?;
+        write_overlay(path, &image, &result, display_sampler(resolved.calib)?.as_ref())?;
     }
     println!("{}", output::to_json_string(&result, true)?);
     Ok(())
@@ -452,27 +405,9 @@ mod tests {
         let io = || std::io::Error::other("boom");
         let cases: [(Error, u8); 4] = [
             (Error::param("mm_per_px", "bad"), 4),
-            (
-                Error::Write {
-                    path: "o".into(),
-                    source: io(),
-                },
-                5,
-            ),
-            (
-                Error::Io {
-                    path: "i".into(),
-                    source: io(),
-                },
-                3,
-            ),
-            (
-                Error::Input {
-                    path: "i".into(),
-                    reason: "r".into(),
-                },
-                3,
-            ),
+            (Error::Write { path: "o".into(), source: io() }, 5),
+            (Error::Io { path: "i".into(), source: io() }, 3),
+            (Error::Input { path: "i".into(), reason: "r".into() }, 3),
         ];
         for (e, code) in cases {
             let e = anyhow::Error::from(e).context("while doing something");
@@ -483,10 +418,7 @@ mod tests {
 
     #[test]
     fn messages_do_not_repeat_sources() {
-        let e = anyhow::Error::from(Error::Io {
-            path: "x.png".into(),
-            source: std::io::Error::other("gone"),
-        });
+        let e = anyhow::Error::from(Error::Io { path: "x.png".into(), source: std::io::Error::other("gone") });
         assert_eq!(error_message(&e), "x.png: gone");
     }
 }

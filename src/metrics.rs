@@ -80,7 +80,8 @@ pub fn hausdorff_mm(a: &Contour, b: &Contour) -> f64 {
     }
     let da = a.densified(0.005);
     let db = b.densified(0.005);
-    let directed = |pts: &[[f64; 2]], c: &Contour| pts.iter().map(|&p| c.distance_to_border_mm(p)).fold(0.0f64, f64::max);
+    let directed =
+        |pts: &[[f64; 2]], c: &Contour| pts.iter().map(|&p| c.distance_to_border_mm(p)).fold(0.0f64, f64::max);
     directed(&da, b).max(directed(&db, a))
 }
 

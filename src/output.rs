@@ -125,27 +125,17 @@ fn round_json_text(json: &str) -> String {
 /// # Errors
 /// [`Error::Format`] if serialisation fails (it does not for well-formed results).
 pub fn to_json_string<T: serde::Serialize>(value: &T, pretty: bool) -> Result<String, Error> {
-    let text = if pretty {
-        serde_json::to_string_pretty(value)
-    } else {
-        serde_json::to_string(value)
-    };
+    let text = if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) };
     Ok(round_json_text(&text.map_err(stream_error)?))
 }
 
 /// Error while writing to a stream whose path is not known here (the caller adds it).
 fn stream_error(e: impl std::fmt::Display) -> Error {
-    Error::Format {
-        path: PathBuf::from("<output>"),
-        reason: e.to_string(),
-    }
+    Error::Format { path: PathBuf::from("<output>"), reason: e.to_string() }
 }
 
 fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| Error::Write { path: path.to_path_buf(), source }
 }
 
 /// Streams a `results.json` document: the header, then one frame per line, then the end.
@@ -166,21 +156,12 @@ impl<W: Write> JsonFramesWriter<W> {
     /// # Errors
     /// [`Error::Format`] if writing fails.
     pub fn new(mut w: W, header: &Results) -> Result<Self, Error> {
-        let empty = Results {
-            frames: Vec::new(),
-            ..header.clone()
-        };
+        let empty = Results { frames: Vec::new(), ..header.clone() };
         let text = to_json_string(&empty, false)?;
         // The pattern cannot occur inside a string value: quotes there are escaped.
-        let (head, tail) = text
-            .split_once(EMPTY_FRAMES)
-            .ok_or_else(|| stream_error("no `frames` member"))?;
+        let (head, tail) = text.split_once(EMPTY_FRAMES).ok_or_else(|| stream_error("no `frames` member"))?;
         write!(w, "{head}\"frames\":[").map_err(stream_error)?;
-        Ok(Self {
-            w,
-            n: 0,
-            tail: tail.to_string(),
-        })
+        Ok(Self { w, n: 0, tail: tail.to_string() })
     }
 
     /// Appends one frame.
@@ -225,9 +206,7 @@ pub struct CsvFramesWriter<W: Write> {
 }
 
 fn num(v: Option<f64>) -> String {
-    v.filter(|x| x.is_finite())
-        .map(|x| round_value(x).to_string())
-        .unwrap_or_default()
+    v.filter(|x| x.is_finite()).map(|x| round_value(x).to_string()).unwrap_or_default()
 }
 
 fn region_cells(r: Option<&RegionResult>) -> [String; 6] {
@@ -264,11 +243,7 @@ pub fn csv_row(f: &FrameResult) -> Vec<String> {
     row.push(num(lumen.map(|l| l.centroid_angle_deg)));
     row.push(num(wire.map(|w| w.angle_deg)));
     row.push(num(wire.and_then(|w| w.relative_angle_deg)));
-    row.push(
-        wire.and_then(|w| w.in_true_lumen)
-            .map(|b| b.to_string())
-            .unwrap_or_default(),
-    );
+    row.push(wire.and_then(|w| w.in_true_lumen).map(|b| b.to_string()).unwrap_or_default());
     row.push(num(wire.and_then(|w| w.distance_to_lumen_mm)));
     row.push(flags.join(";"));
     row
@@ -331,18 +306,11 @@ impl AtomicFile {
     /// [`Error::Write`] naming `dest` if the temporary file cannot be created.
     pub fn create(dest: &Path) -> Result<Self, Error> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".into());
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
         let k = COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = dest.with_file_name(format!(".{name}.{}.{k}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(write_err(dest))?;
-        Ok(Self {
-            dest: dest.to_path_buf(),
-            tmp,
-            w: Some(BufWriter::new(file)),
-        })
+        Ok(Self { dest: dest.to_path_buf(), tmp, w: Some(BufWriter::new(file)) })
     }
 
     /// The final path.
@@ -356,10 +324,7 @@ impl AtomicFile {
     /// [`Error::Write`] naming the destination.
     pub fn commit(mut self) -> Result<(), Error> {
         if let Some(w) = self.w.take() {
-            w.into_inner().map_err(|e| Error::Write {
-                path: self.dest.clone(),
-                source: e.into_error(),
-            })?;
+            w.into_inner().map_err(|e| Error::Write { path: self.dest.clone(), source: e.into_error() })?;
         }
         std::fs::rename(&self.tmp, &self.dest).map_err(write_err(&self.dest))
     }
@@ -393,10 +358,7 @@ impl Drop for AtomicFile {
 /// # Errors
 /// [`Error::Write`] naming `dest`, or the error returned by `fill` (given `dest` as path when
 /// it is a stream error).
-pub fn write_atomic(
-    dest: &Path,
-    fill: impl FnOnce(&mut AtomicFile) -> Result<(), Error>,
-) -> Result<(), Error> {
+pub fn write_atomic(dest: &Path, fill: impl FnOnce(&mut AtomicFile) -> Result<(), Error>) -> Result<(), Error> {
     let mut f = AtomicFile::create(dest)?;
     fill(&mut f).map_err(|e| with_path(e, dest))?;
     f.commit()
@@ -405,10 +367,9 @@ pub fn write_atomic(
 /// Replaces the placeholder path of a stream error with `path`.
 fn with_path(e: Error, path: &Path) -> Error {
     match e {
-        Error::Format { path: p, reason } if p == Path::new("<output>") => Error::Write {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(reason),
-        },
+        Error::Format { path: p, reason } if p == Path::new("<output>") => {
+            Error::Write { path: path.to_path_buf(), source: std::io::Error::other(reason) }
+        }
         other => other,
     }
 }
@@ -421,12 +382,7 @@ pub fn write_png(dest: &Path, img: &image::RgbImage) -> Result<(), Error> {
     use image::ImageEncoder;
     write_atomic(dest, |w| {
         image::codecs::png::PngEncoder::new(w)
-            .write_image(
-                img.as_raw(),
-                img.width(),
-                img.height(),
-                image::ExtendedColorType::Rgb8,
-            )
+            .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
             .map_err(stream_error)
     })
 }
@@ -462,18 +418,10 @@ impl RunOutput {
         };
         let json_path = dir.join(RESULTS_JSON);
         let csv_path = dir.join(MEASUREMENTS_CSV);
-        let json = JsonFramesWriter::new(AtomicFile::create(&json_path)?, header)
-            .map_err(|e| with_path(e, &json_path))?;
-        let csv = CsvFramesWriter::new(AtomicFile::create(&csv_path)?)
-            .map_err(|e| with_path(e, &csv_path))?;
-        Ok(Self {
-            json,
-            csv,
-            json_path,
-            csv_path,
-            overlays_dir,
-            used_overlay_names: HashSet::new(),
-        })
+        let json =
+            JsonFramesWriter::new(AtomicFile::create(&json_path)?, header).map_err(|e| with_path(e, &json_path))?;
+        let csv = CsvFramesWriter::new(AtomicFile::create(&csv_path)?).map_err(|e| with_path(e, &csv_path))?;
+        Ok(Self { json, csv, json_path, csv_path, overlays_dir, used_overlay_names: HashSet::new() })
     }
 
     /// Appends one frame to both reports.
@@ -481,12 +429,8 @@ impl RunOutput {
     /// # Errors
     /// [`Error::Write`] naming the file.
     pub fn push(&mut self, frame: &FrameResult) -> Result<(), Error> {
-        self.json
-            .push(frame)
-            .map_err(|e| with_path(e, &self.json_path))?;
-        self.csv
-            .push(frame)
-            .map_err(|e| with_path(e, &self.csv_path))
+        self.json.push(frame).map_err(|e| with_path(e, &self.json_path))?;
+        self.csv.push(frame).map_err(|e| with_path(e, &self.csv_path))
     }
 
     /// A unique overlay path for an input file: `overlays/<stem>.png`, or
@@ -494,10 +438,7 @@ impl RunOutput {
     /// `None` when overlays are off.
     pub fn overlay_path(&mut self, input: &Path, index: usize) -> Option<PathBuf> {
         let dir = self.overlays_dir.as_ref()?;
-        let stem = input
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "frame".into());
+        let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "frame".into());
         let mut name = format!("{stem}.png");
         if !self.used_overlay_names.insert(name.clone()) {
             name = format!("{stem}-{index}.png");
@@ -511,14 +452,8 @@ impl RunOutput {
     /// # Errors
     /// [`Error::Write`] naming the file.
     pub fn finish(self) -> Result<(), Error> {
-        let csv = self
-            .csv
-            .finish()
-            .map_err(|e| with_path(e, &self.csv_path))?;
-        let json = self
-            .json
-            .finish()
-            .map_err(|e| with_path(e, &self.json_path))?;
+        let csv = self.csv.finish().map_err(|e| with_path(e, &self.csv_path))?;
+        let json = self.json.finish().map_err(|e| with_path(e, &self.json_path))?;
         csv.commit()?;
         json.commit()
     }
@@ -608,11 +543,7 @@ mod tests {
     fn json_round_trip_and_rounding() {
         let mut fr = frames();
         fr[1].plaque_burden = Some(0.123_456_789_1);
-        let results = Results {
-            schema_version: SCHEMA_VERSION,
-            generator: "test".into(),
-            frames: fr.clone(),
-        };
+        let results = Results { schema_version: SCHEMA_VERSION, generator: "test".into(), frames: fr.clone() };
         let mut buf = Vec::new();
         write_json_to(&mut buf, &results).unwrap();
         let text = String::from_utf8(buf).unwrap();
@@ -626,14 +557,7 @@ mod tests {
         assert_eq!(back.frames[1], fr[1]);
         // Empty document is valid JSON too.
         let mut buf = Vec::new();
-        write_json_to(
-            &mut buf,
-            &Results {
-                frames: vec![],
-                ..results
-            },
-        )
-        .unwrap();
+        write_json_to(&mut buf, &Results { frames: vec![], ..results }).unwrap();
         let back: Results = serde_json::from_slice(&buf).unwrap();
         assert!(back.frames.is_empty());
     }
@@ -644,10 +568,7 @@ mod tests {
         assert_eq!(round_value(-0.000_000_1), 0.0);
         assert!(round_value(f64::NAN).is_nan());
         let text = r#"{"a":1.23456789,"b":[-2.5e-9,3,"x\"1.234567891"],"c":1e3}"#;
-        assert_eq!(
-            round_json_text(text),
-            r#"{"a":1.234568,"b":[0.0,3,"x\"1.234567891"],"c":1000.0}"#
-        );
+        assert_eq!(round_json_text(text), r#"{"a":1.234568,"b":[0.0,3,"x\"1.234567891"],"c":1000.0}"#);
     }
 
     #[test]

@@ -16,9 +16,7 @@ use crate::geometry::CartGeometry;
 use crate::plane::CartImage;
 use crate::report::FrameResult;
 use image::{Rgb, RgbImage};
-use imageproc::drawing::{
-    draw_cross_mut, draw_filled_circle_mut, draw_hollow_circle_mut, draw_line_segment_mut,
-};
+use imageproc::drawing::{draw_cross_mut, draw_filled_circle_mut, draw_hollow_circle_mut, draw_line_segment_mut};
 
 /// Overlay colours.
 pub mod colors {
@@ -43,11 +41,8 @@ pub fn render_overlay(image: &CartImage, result: &FrameResult) -> RgbImage {
         let v = image.get(r as usize, c as usize).clamp(0.0, 255.0).round() as u8;
         Rgb([v, v, v])
     });
-    let geom = CartGeometry {
-        center_col: result.center_px[0],
-        center_row: result.center_px[1],
-        mm_per_px: result.mm_per_px,
-    };
+    let geom =
+        CartGeometry { center_col: result.center_px[0], center_row: result.center_px[1], mm_per_px: result.mm_per_px };
     if !(geom.mm_per_px.is_finite()
         && geom.mm_per_px > 0.0
         && geom.center_col.is_finite()
@@ -55,17 +50,11 @@ pub fn render_overlay(image: &CartImage, result: &FrameResult) -> RgbImage {
     {
         return out;
     }
-    let mut canvas = Canvas {
-        img: &mut out,
-        width: ((rows.max(cols) / 600) as i32).max(1),
-    };
+    let mut canvas = Canvas { img: &mut out, width: ((rows.max(cols) / 600) as i32).max(1) };
     let px = |p: [f64; 2]| geom.px_of_mm(p);
     let center = (geom.center_col, geom.center_row);
 
-    for (region, color) in [
-        (&result.vessel, colors::VESSEL),
-        (&result.lumen, colors::LUMEN),
-    ] {
+    for (region, color) in [(&result.vessel, colors::VESSEL), (&result.lumen, colors::LUMEN)] {
         if let Some(r) = region {
             let pts: Vec<(f64, f64)> = r.contour_mm.points_mm.iter().map(|&p| px(p)).collect();
             canvas.polyline(&pts, true, color);
@@ -73,37 +62,16 @@ pub fn render_overlay(image: &CartImage, result: &FrameResult) -> RgbImage {
     }
 
     if result.catheter_radius_mm > 0.0 && result.catheter_radius_mm.is_finite() {
-        canvas.circle(
-            center,
-            result.catheter_radius_mm / geom.mm_per_px,
-            colors::CATHETER,
-            false,
-        );
+        canvas.circle(center, result.catheter_radius_mm / geom.mm_per_px, colors::CATHETER, false);
     }
-    if let (Ok(c), Ok(r)) = (
-        i32::try_from(center.0.round() as i64),
-        i32::try_from(center.1.round() as i64),
-    ) {
+    if let (Ok(c), Ok(r)) = (i32::try_from(center.0.round() as i64), i32::try_from(center.1.round() as i64)) {
         draw_cross_mut(canvas.img, colors::CATHETER, c, r);
     }
 
-    let lumen_dir = result.lumen.as_ref().map(|l| {
-        (
-            l.centroid_angle_deg,
-            l.centroid_mm[0].hypot(l.centroid_mm[1]),
-        )
-    });
-    let wire_dir = result
-        .guidewire
-        .as_ref()
-        .map(|w| (w.angle_deg, w.center_mm[0].hypot(w.center_mm[1])));
+    let lumen_dir = result.lumen.as_ref().map(|l| (l.centroid_angle_deg, l.centroid_mm[0].hypot(l.centroid_mm[1])));
+    let wire_dir = result.guidewire.as_ref().map(|w| (w.angle_deg, w.center_mm[0].hypot(w.center_mm[1])));
     // Rays reach a bit beyond the farther of the two targets (at least 1 mm).
-    let reach_mm = lumen_dir
-        .iter()
-        .chain(wire_dir.iter())
-        .map(|d| d.1)
-        .fold(1.0f64, f64::max)
-        * 1.15;
+    let reach_mm = lumen_dir.iter().chain(wire_dir.iter()).map(|d| d.1).fold(1.0f64, f64::max) * 1.15;
     let ray_end = |deg: f64, len: f64| {
         let a = deg.to_radians();
         px([len * a.cos(), len * a.sin()])
@@ -118,9 +86,7 @@ pub fn render_overlay(image: &CartImage, result: &FrameResult) -> RgbImage {
         let rel = crate::geometry::relative_angle_deg(from, to);
         let radius = reach_mm * 0.5;
         let steps = ((rel.abs() / 2.0).ceil() as usize).max(1);
-        let arc: Vec<(f64, f64)> = (0..=steps)
-            .map(|k| ray_end(from + rel * k as f64 / steps as f64, radius))
-            .collect();
+        let arc: Vec<(f64, f64)> = (0..=steps).map(|k| ray_end(from + rel * k as f64 / steps as f64, radius)).collect();
         canvas.polyline(&arc, false, colors::ARC);
     }
     if let Some(w) = &result.guidewire {
@@ -160,9 +126,7 @@ impl Canvas<'_> {
         for w in pts.windows(2) {
             self.segment(w[0], w[1], color);
         }
-        if let (true, Some(&first), Some(&last)) =
-            (closed && pts.len() > 2, pts.first(), pts.last())
-        {
+        if let (true, Some(&first), Some(&last)) = (closed && pts.len() > 2, pts.first(), pts.last()) {
             self.segment(last, first, color);
         }
     }
@@ -180,10 +144,7 @@ impl Canvas<'_> {
         {
             return;
         }
-        let (ci, ri) = (
-            (c.0.round() as i32, c.1.round() as i32),
-            r.round().max(1.0) as i32,
-        );
+        let (ci, ri) = ((c.0.round() as i32, c.1.round() as i32), r.round().max(1.0) as i32);
         if filled {
             draw_filled_circle_mut(self.img, ci, ri, color);
         } else {
@@ -196,23 +157,13 @@ impl Canvas<'_> {
 
 /// Liang–Barsky clipping of segment `a`–`b` to the box `lo`–`hi`; `None` when outside or
 /// not finite.
-fn clip_segment(
-    a: (f64, f64),
-    b: (f64, f64),
-    lo: (f64, f64),
-    hi: (f64, f64),
-) -> Option<((f64, f64), (f64, f64))> {
+fn clip_segment(a: (f64, f64), b: (f64, f64), lo: (f64, f64), hi: (f64, f64)) -> Option<((f64, f64), (f64, f64))> {
     if ![a.0, a.1, b.0, b.1].iter().all(|v| v.is_finite()) {
         return None;
     }
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let (mut t0, mut t1) = (0.0f64, 1.0f64);
-    for (p, q) in [
-        (-dx, a.0 - lo.0),
-        (dx, hi.0 - a.0),
-        (-dy, a.1 - lo.1),
-        (dy, hi.1 - a.1),
-    ] {
+    for (p, q) in [(-dx, a.0 - lo.0), (dx, hi.0 - a.0), (-dy, a.1 - lo.1), (dy, hi.1 - a.1)] {
         if p == 0.0 {
             if q < 0.0 {
                 return None;
@@ -226,12 +177,7 @@ fn clip_segment(
             }
         }
     }
-    (t0 <= t1).then(|| {
-        (
-            (a.0 + t0 * dx, a.1 + t0 * dy),
-            (a.0 + t1 * dx, a.1 + t1 * dy),
-        )
-    })
+    (t0 <= t1).then(|| ((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
 }
 
 #[cfg(test)]
@@ -291,8 +237,7 @@ mod tests {
     fn survives_garbage_coordinates() {
         let img = CartImage::from_fn(40, 30, |r, c| (r + c) as f32);
         let mut r = result();
-        r.lumen.as_mut().unwrap().contour_mm.points_mm =
-            vec![[f64::NAN, 0.0], [1e300, -1e300], [0.1, 0.1]];
+        r.lumen.as_mut().unwrap().contour_mm.points_mm = vec![[f64::NAN, 0.0], [1e300, -1e300], [0.1, 0.1]];
         r.guidewire.as_mut().unwrap().center_mm = [1e9, 1e9];
         r.catheter_radius_mm = f64::INFINITY;
         let out = render_overlay(&img, &r);

@@ -3,10 +3,10 @@
 //! and scratch buffers and processes one frame at a time; [`process_batch`] runs many frames in
 //! parallel with one pipeline per worker, giving identical results for any thread count.
 
-use crate::filter::{SpeckleFilter, SpeckleWorkspace, speckle_into};
 use crate::catheter::{CatheterParams, find_catheter, ringdown_end_sample, suppress_ringdown};
 use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
+use crate::filter::{SpeckleFilter, SpeckleWorkspace, speckle_into};
 use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point, relative_angle_deg};
 use crate::guidewire::{ShadowKind, ShadowWorkspace, WireParams, best_wire, detect_shadows};
 use crate::plane::{CartImage, PolarImage};
@@ -193,7 +193,13 @@ impl Pipeline {
     /// smaller than 32x32 pixels, [`Error::FrameShape`] for a polar frame that does not match
     /// its geometry. A frame without a visible lumen is *not* an error: it gets `lumen: null`
     /// and [`QualityFlag::NoLumenFound`].
-    pub fn process(&mut self, frame: &CartImage, calib: Calibration, index: usize, source: &str) -> Result<FrameResult, Error> {
+    pub fn process(
+        &mut self,
+        frame: &CartImage,
+        calib: Calibration,
+        index: usize,
+        source: &str,
+    ) -> Result<FrameResult, Error> {
         let (rows, cols) = frame.shape();
         let mut quality = Quality::default();
         let (geom, cart, catheter_radius_mm) = match calib {
@@ -228,7 +234,12 @@ impl Pipeline {
             Calibration::Polar(g) => {
                 g.validate()?;
                 if (rows, cols) != (g.n_lines, g.n_samples) {
-                    return Err(Error::FrameShape { got_rows: rows, got_cols: cols, want_rows: g.n_lines, want_cols: g.n_samples });
+                    return Err(Error::FrameShape {
+                        got_rows: rows,
+                        got_cols: cols,
+                        want_rows: g.n_lines,
+                        want_cols: g.n_samples,
+                    });
                 }
                 self.polar.clone_from(frame);
                 let (_, cart) = polar_display_geometry(&g);
@@ -244,15 +255,26 @@ impl Pipeline {
         // Ring-down end.
         let sheath = ((catheter_radius_mm / mmps).round() as usize).min(ns - 1);
         let rd_max = (sheath + (0.4 / mmps).round() as usize).min(ns - 1);
-        let rd_end = ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
+        let rd_end =
+            ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
         let rd_to = rd_end;
         suppress_ringdown(&mut self.polar, &self.profile, sheath.saturating_sub(1), rd_to);
         let start = rd_end;
-        let end = ((self.config.segment.max_vessel_radius_mm.min(self.config.max_depth_mm) / mmps) as usize).min(ns - 1);
+        let end =
+            ((self.config.segment.max_vessel_radius_mm.min(self.config.max_depth_mm) / mmps) as usize).min(ns - 1);
         // Shadows and wire.
         let no_mask: [bool; 0] = [];
-        let (p5, p95) = if start + 2 < end { percentiles(&self.polar, start, end, &no_mask, &mut self.hist) } else { (0.0, 1.0) };
-        detect_shadows(&self.polar, &geom, (sheath + 1).min(start), (p95 - p5).max(1e-3), catheter_radius_mm, &self.config.wire, &mut self.shadows);
+        let (p5, p95) =
+            if start + 2 < end { percentiles(&self.polar, start, end, &no_mask, &mut self.hist) } else { (0.0, 1.0) };
+        detect_shadows(
+            &self.polar,
+            &geom,
+            (sheath + 1).min(start),
+            (p95 - p5).max(1e-3),
+            catheter_radius_mm,
+            &self.config.wire,
+            &mut self.shadows,
+        );
         let wire = best_wire(&self.shadows, &geom);
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
@@ -299,7 +321,11 @@ impl Pipeline {
             let (rel, inside, dist) = match (&lumen, &lumen_c) {
                 (Some(l), Some(c)) => {
                     let d = c.signed_distance_mm(center);
-                    (Some(round4(relative_angle_deg(l.centroid_angle_deg, w.angle_deg))), Some(d < 0.0), Some(round4(d)))
+                    (
+                        Some(round4(relative_angle_deg(l.centroid_angle_deg, w.angle_deg))),
+                        Some(d < 0.0),
+                        Some(round4(d)),
+                    )
                 }
                 _ => (None, None, None),
             };
@@ -336,7 +362,13 @@ impl Pipeline {
     }
 
     /// Resamples around a given centre and measures the sheath radius there.
-    fn polar_catheter_radius(&mut self, frame: &CartImage, mm_per_px: f64, cx: f64, cy: f64) -> Result<(f64, f64), Error> {
+    fn polar_catheter_radius(
+        &mut self,
+        frame: &CartImage,
+        mm_per_px: f64,
+        cx: f64,
+        cy: f64,
+    ) -> Result<(f64, f64), Error> {
         let g = self.cartesian_polar_geometry(frame.rows(), frame.cols(), mm_per_px)?;
         let s = PolarSampler::new(g, mm_per_px)?;
         s.convert_into(frame, cx, cy, 0.0, &mut self.polar);
@@ -440,8 +472,5 @@ pub struct BatchFrame {
 pub fn process_batch(config: &PipelineConfig, frames: &[BatchFrame]) -> Result<Vec<Result<FrameResult, Error>>, Error> {
     use rayon::prelude::*;
     let proto = Pipeline::new(config.clone())?;
-    Ok(frames
-        .par_iter()
-        .map_init(|| proto.clone(), |p, f| p.process(&f.image, f.calib, f.index, &f.source))
-        .collect())
+    Ok(frames.par_iter().map_init(|| proto.clone(), |p, f| p.process(&f.image, f.calib, f.index, &f.source)).collect())
 }

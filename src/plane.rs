@@ -46,12 +46,7 @@ impl<T: Copy + Default> Plane<T> {
     /// [`Error::FrameShape`] if `data.len() != rows * cols`.
     pub fn from_vec(rows: usize, cols: usize, data: Vec<T>) -> Result<Self, Error> {
         if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(Error::FrameShape {
-                got_rows: data.len(),
-                got_cols: 1,
-                want_rows: rows,
-                want_cols: cols,
-            });
+            return Err(Error::FrameShape { got_rows: data.len(), got_cols: 1, want_rows: rows, want_cols: cols });
         }
         Ok(Self { rows, cols, data })
     }
@@ -158,10 +153,6 @@ impl Plane<f32> {
     /// Converts an 8-bit grey image.
     pub fn from_gray_image(img: &image::GrayImage) -> Self {
         let (w, h) = img.dimensions();
-        Self {
-            rows: h as usize,
-            cols: w as usize,
-            data: img.as_raw().iter().map(|&v| v as f32).collect(),
-        }
+        Self { rows: h as usize, cols: w as usize, data: img.as_raw().iter().map(|&v| v as f32).collect() }
     }
 }

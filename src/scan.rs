@@ -43,9 +43,7 @@ impl PolarSampler {
                 (a.cos() as f32, (-a.sin()) as f32)
             })
             .collect();
-        let radius_px = (0..geom.n_samples)
-            .map(|s| (geom.depth_mm_of_sample(s as f64) / mm_per_px) as f32)
-            .collect();
+        let radius_px = (0..geom.n_samples).map(|s| (geom.depth_mm_of_sample(s as f64) / mm_per_px) as f32).collect();
         Ok(Self { geom, dirs, radius_px })
     }
 

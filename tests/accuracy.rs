@@ -105,12 +105,8 @@ const TARGETS: Bars = Bars {
 /// * vessel diameter error 0.13 mm (target 0.10): achieved 0.116 held-out (occluded frames
 ///   0.45 mm), 0.074 polar;
 /// * wire detection 0.90 (target 0.95): achieved 92 % (23/25) held-out, 100 % (8/8) polar.
-const HELD_OUT_BARS: Bars = Bars {
-    lumen_jaccard_min: 0.88,
-    vessel_diameter_err_max_mm: 0.13,
-    wire_detection_min: 0.90,
-    ..TARGETS
-};
+const HELD_OUT_BARS: Bars =
+    Bars { lumen_jaccard_min: 0.88, vessel_diameter_err_max_mm: 0.13, wire_detection_min: 0.90, ..TARGETS };
 
 /// Held-out seeds (never used for tuning).
 const HELD_OUT_SEEDS: std::ops::Range<u64> = 5000..5040;
@@ -306,7 +302,9 @@ fn held_out_phantoms_meet_accuracy_bars() {
     let scores: Vec<Scored> = results
         .iter()
         .zip(&phantoms)
-        .map(|(r, p)| scored(score_against_truth(r, &p.truth).unwrap_or_else(|e| panic!("{}: {e}", r.source)), &p.truth))
+        .map(|(r, p)| {
+            scored(score_against_truth(r, &p.truth).unwrap_or_else(|e| panic!("{}: {e}", r.source)), &p.truth)
+        })
         .collect();
     report_and_assert("held-out seeds 5000-5039 (Cartesian, 256-1024 px, FOV 8-12 mm)", &scores, true, &HELD_OUT_BARS);
 }
@@ -330,7 +328,13 @@ fn polar_input_meets_accuracy_bars() {
     let mut centroid_err = Vec::new();
     for (r, p) in results.iter().zip(&phantoms) {
         let (_, g) = polar_display_geometry(&p.polar_geom);
-        assert!((r.mm_per_px - g.mm_per_px).abs() < 1e-12, "{}: mm_per_px {} vs {}", r.source, r.mm_per_px, g.mm_per_px);
+        assert!(
+            (r.mm_per_px - g.mm_per_px).abs() < 1e-12,
+            "{}: mm_per_px {} vs {}",
+            r.source,
+            r.mm_per_px,
+            g.mm_per_px
+        );
         assert!(
             (r.center_px[0] - g.center_col).abs() < 1e-3 && (r.center_px[1] - g.center_row).abs() < 1e-3,
             "{}: centre {:?}",
@@ -346,9 +350,15 @@ fn polar_input_meets_accuracy_bars() {
     // orientation mismatch would put them ~1 mm apart).
     centroid_err.sort_by(f64::total_cmp);
     let med = centroid_err.get(centroid_err.len() / 2).copied().unwrap_or(f64::NAN);
-    println!("\npolar: median |lumen centroid - truth| without any shift = {med:.4} mm over {} frames", centroid_err.len());
+    println!(
+        "\npolar: median |lumen centroid - truth| without any shift = {med:.4} mm over {} frames",
+        centroid_err.len()
+    );
     assert!(med < 0.1, "polar results are not in the truth's catheter-centred frame: median centroid error {med} mm");
-    let scores: Vec<Scored> =
-        results.iter().zip(&phantoms).map(|(r, p)| scored(score_frame(r, &Reference::from(&p.truth)), &p.truth)).collect();
+    let scores: Vec<Scored> = results
+        .iter()
+        .zip(&phantoms)
+        .map(|(r, p)| scored(score_frame(r, &Reference::from(&p.truth)), &p.truth))
+        .collect();
     report_and_assert("held-out seeds 6000-6015 (polar input)", &scores, true, &HELD_OUT_BARS);
 }

@@ -14,10 +14,7 @@ struct Run {
 }
 
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
-    let out = Command::new(BIN)
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(args.iter().map(|a| a.as_ref())).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -29,11 +26,7 @@ fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
 fn grey(w: u32, h: u32, seed: u32) -> image::GrayImage {
     image::GrayImage::from_fn(w, h, |x, y| {
         let (dx, dy) = (x as f32 - w as f32 / 2.0, y as f32 - h as f32 / 2.0);
-        let base = if dx.hypot(dy) < w as f32 / 5.0 {
-            20
-        } else {
-            120
-        };
+        let base = if dx.hypot(dy) < w as f32 / 5.0 { 20 } else { 120 };
         image::Luma([base + ((x * 7 + y * 13 + seed * 31) % 40) as u8])
     })
 }
@@ -52,19 +45,13 @@ fn calib(dir: &Path, json: &str) {
 fn assert_fails(r: &Run, code: i32, needle: &str, out: &Path) {
     assert_eq!(r.code, code, "stderr: {}", r.stderr);
     assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
-    assert!(
-        r.stderr.contains(needle),
-        "expected {needle:?} in: {}",
-        r.stderr
-    );
+    assert!(r.stderr.contains(needle), "expected {needle:?} in: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     assert!(!out.join("results.json").exists());
 }
 
 fn no_temp_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+    std::fs::read_dir(dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
 }
 
 #[test]
@@ -74,9 +61,7 @@ fn analyze_folder_writes_three_outputs() {
     std::fs::create_dir(&input).unwrap();
     write_frames(&input, &["f10.png", "f2.png", "f1.png"], 64, 48);
     // A 16-bit RGB TIFF of the same size is read too (converted to luma, scaled to 0–255).
-    let rgb16 = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(64, 48, |x, _| {
-        image::Rgb([x as u16 * 1000; 3])
-    });
+    let rgb16 = image::ImageBuffer::<image::Rgb<u16>, _>::from_fn(64, 48, |x, _| image::Rgb([x as u16 * 1000; 3]));
     rgb16.save(input.join("f3.tif")).unwrap();
     std::fs::write(input.join("notes.txt"), "ignored").unwrap();
     calib(&input, r#"{"mm_per_px": 0.02}"#);
@@ -86,18 +71,11 @@ fn analyze_folder_writes_three_outputs() {
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     assert!(r.stderr.contains("4 frames"), "{}", r.stderr);
 
-    let results: Results =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let results: Results = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results.schema_version, 1);
     let sources: Vec<&str> = results.frames.iter().map(|f| f.source.as_str()).collect();
     assert_eq!(sources, ["f1.png", "f2.png", "f3.tif", "f10.png"]);
-    assert!(
-        results
-            .frames
-            .iter()
-            .enumerate()
-            .all(|(i, f)| f.index == i && f.mm_per_px == 0.02)
-    );
+    assert!(results.frames.iter().enumerate().all(|(i, f)| f.index == i && f.mm_per_px == 0.02));
 
     let csv = std::fs::read_to_string(out.join("measurements.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -126,13 +104,9 @@ fn analyze_folder_writes_three_outputs() {
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     assert_eq!(r.stderr, "");
     assert!(!out2.join("overlays").exists());
-    let results: Results =
-        serde_json::from_str(&std::fs::read_to_string(out2.join("results.json")).unwrap()).unwrap();
+    let results: Results = serde_json::from_str(&std::fs::read_to_string(out2.join("results.json")).unwrap()).unwrap();
     assert_eq!(results.frames.len(), 1);
-    assert_eq!(
-        results.frames[0].mm_per_px, 0.03,
-        "command line wins over calibration.json"
-    );
+    assert_eq!(results.frames[0].mm_per_px, 0.03, "command line wins over calibration.json");
 }
 
 #[test]
@@ -152,10 +126,7 @@ fn frame_prints_one_result() {
     ]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let f: FrameResult = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(
-        (f.index, f.source.as_str(), f.mm_per_px, f.center_px),
-        (0, "a.png", 0.025, [20.0, 19.5])
-    );
+    assert_eq!((f.index, f.source.as_str(), f.mm_per_px, f.center_px), (0, "a.png", 0.025, [20.0, 19.5]));
     assert!(overlay.exists());
 }
 
@@ -164,28 +135,18 @@ fn polar_input_uses_display_frame() {
     let t = tempfile::tempdir().unwrap();
     // 64 A-lines x 32 samples.
     write_frames(t.path(), &["p1.png", "p2.png"], 32, 64);
-    calib(
-        t.path(),
-        r#"{"polar": {"depth_mm": 4.0, "line0_deg": 90, "rotation": "cw"}}"#,
-    );
+    calib(t.path(), r#"{"polar": {"depth_mm": 4.0, "line0_deg": 90, "rotation": "cw"}}"#);
     let out = t.path().join("out");
     let r = run(&[&"analyze", &t.path(), &"--out", &out]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
-    let results: Results =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let results: Results = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     // Display frame: side 2 * 32 = 64, centre 31.5, 4 mm / 32 px.
     assert_eq!(results.frames[0].center_px, [31.5, 31.5]);
     assert_eq!(results.frames[0].mm_per_px, 0.125);
     let img = image::open(out.join("overlays/p1.png")).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64));
     // Command-line polar options.
-    let r = run(&[
-        &"frame",
-        &t.path().join("p1.png"),
-        &"--polar",
-        &"--depth-mm",
-        &"8",
-    ]);
+    let r = run(&[&"frame", &t.path().join("p1.png"), &"--polar", &"--depth-mm", &"8"]);
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     let f: FrameResult = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(f.mm_per_px, 0.25);
@@ -211,9 +172,7 @@ fn input_problems_exit_3() {
     let bytes = std::fs::read(&good).unwrap();
     let truncated = t.path().join("truncated.png");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let r = run(&[
-        &"analyze", &good, &truncated, &"--out", &out, &cal[0], &cal[1],
-    ]);
+    let r = run(&[&"analyze", &good, &truncated, &"--out", &out, &cal[0], &cal[1]]);
     assert_fails(&r, 3, "truncated.png", &out);
     let r = run(&[&"frame", &truncated, &cal[0], &cal[1]]);
     assert_fails(&r, 3, "truncated.png", &out);
@@ -229,11 +188,7 @@ fn input_problems_exit_3() {
     grey(48, 32, 1).save(mixed.join("f2.png")).unwrap();
     let r = run(&[&"analyze", &mixed, &"--out", &out, &cal[0], &cal[1]]);
     assert_fails(&r, 3, "f2.png", &out);
-    assert!(
-        r.stderr.contains("48x32") && r.stderr.contains("64x64"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("48x32") && r.stderr.contains("64x64"), "{}", r.stderr);
 
     let bad_sidecar = t.path().join("badcal");
     std::fs::create_dir(&bad_sidecar).unwrap();
@@ -242,10 +197,7 @@ fn input_problems_exit_3() {
     let out_sc = t.path().join("out_sc");
     let r = run(&[&"analyze", &bad_sidecar, &"--out", &out_sc]);
     assert_fails(&r, 3, "calibration.json", &out_sc);
-    assert!(
-        !out_sc.exists(),
-        "no output folder is created when the input is rejected up front"
-    );
+    assert!(!out_sc.exists(), "no output folder is created when the input is rejected up front");
 }
 
 #[test]
@@ -262,37 +214,11 @@ fn invalid_parameters_exit_4() {
     let r = run(&[&"analyze", &frame, &"--out", &out]);
     assert_fails(&r, 4, "--mm-per-px", &out);
     assert!(r.stderr.contains("f.png"), "{}", r.stderr);
-    let r = run(&[
-        &"analyze",
-        &frame,
-        &"--out",
-        &out,
-        &"--polar",
-        &"--depth-mm",
-        &"-3",
-    ]);
+    let r = run(&[&"analyze", &frame, &"--out", &out, &"--polar", &"--depth-mm", &"-3"]);
     assert_fails(&r, 4, "depth_mm", &out);
-    let r = run(&[
-        &"analyze",
-        &frame,
-        &"--out",
-        &out,
-        &"--mm-per-px",
-        &"0.02",
-        &"--threads",
-        &"0",
-    ]);
+    let r = run(&[&"analyze", &frame, &"--out", &out, &"--mm-per-px", &"0.02", &"--threads", &"0"]);
     assert_fails(&r, 4, "threads", &out);
-    let r = run(&[
-        &"analyze",
-        &frame,
-        &"--out",
-        &out,
-        &"--mm-per-px",
-        &"0.02",
-        &"--center-px",
-        &"nan,3",
-    ]);
+    let r = run(&[&"analyze", &frame, &"--out", &out, &"--mm-per-px", &"0.02", &"--center-px", &"nan,3"]);
     assert_fails(&r, 4, "center_px", &out);
 }
 
@@ -306,14 +232,7 @@ fn unwritable_output_exits_5() {
     let out: PathBuf = file.join("out");
     let r = run(&[&"analyze", &frame, &"--out", &out, &"--mm-per-px", &"0.02"]);
     assert_fails(&r, 5, "regular", &out);
-    let r = run(&[
-        &"frame",
-        &frame,
-        &"--mm-per-px",
-        &"0.02",
-        &"--overlay",
-        &file.join("x.png"),
-    ]);
+    let r = run(&[&"frame", &frame, &"--mm-per-px", &"0.02", &"--overlay", &file.join("x.png")]);
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stdout.is_empty());
 }
@@ -322,26 +241,7 @@ fn unwritable_output_exits_5() {
 fn usage_errors_exit_2() {
     assert_eq!(run(&[]).code, 2);
     assert_eq!(run(&[&"analyze", &"x.png"]).code, 2, "missing --out");
-    assert_eq!(
-        run(&[&"analyze", &"x.png", &"--out", &"o", &"--mm-per-px", &"abc"]).code,
-        2
-    );
-    assert_eq!(
-        run(&[
-            &"analyze",
-            &"x.png",
-            &"--out",
-            &"o",
-            &"--polar",
-            &"--mm-per-px",
-            &"1"
-        ])
-        .code,
-        2
-    );
-    assert_eq!(
-        run(&[&"analyze", &"x.png", &"--out", &"o", &"--depth-mm", &"4"]).code,
-        2,
-        "needs --polar"
-    );
+    assert_eq!(run(&[&"analyze", &"x.png", &"--out", &"o", &"--mm-per-px", &"abc"]).code, 2);
+    assert_eq!(run(&[&"analyze", &"x.png", &"--out", &"o", &"--polar", &"--mm-per-px", &"1"]).code, 2);
+    assert_eq!(run(&[&"analyze", &"x.png", &"--out", &"o", &"--depth-mm", &"4"]).code, 2, "needs --polar");
 }

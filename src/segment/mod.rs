@@ -245,7 +245,9 @@ pub fn segment_borders(
             ws.lo.resize(n, start);
             ws.hi.clear();
             ws.hi.resize(n, lumen_end);
-            let Some(cl) = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut l_try) else { continue };
+            let Some(cl) = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut l_try) else {
+                continue;
+            };
             // The vessel is searched outside the lumen just found. (Clipping the vessel cost's
             // media window at that lumen border was tried on 2026-11-27: it pulled the EEM out to
             // the adventitia's outer edge whenever the lumen had landed on the EEM, and lowered
@@ -254,19 +256,25 @@ pub fn segment_borders(
                 ws.lo[l] = (l_try[l] + gap).min(vessel_end);
                 ws.hi[l] = (l_try[l] + max_wall).min(vessel_end).max(ws.lo[l]);
             }
-            let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else { continue };
+            let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else {
+                continue;
+            };
             cl + cv
         } else {
             ws.lo.clear();
             ws.lo.resize(n, (start + gap).min(vessel_end));
             ws.hi.clear();
             ws.hi.resize(n, vessel_end);
-            let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else { continue };
+            let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else {
+                continue;
+            };
             for l in 0..n {
                 ws.lo[l] = v_try[l].saturating_sub(max_wall).max(start);
                 ws.hi[l] = v_try[l].saturating_sub(gap).max(ws.lo[l]);
             }
-            let Some(cl) = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut l_try) else { continue };
+            let Some(cl) = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut l_try) else {
+                continue;
+            };
             cl + cv
         };
         if total < best_total {
@@ -384,7 +392,15 @@ fn otsu_threshold(norm: &Plane<f32>, start: usize, end: usize, shadowed: &[bool]
 
 /// Typical speckle spread: median over the annulus of the standard deviation in windows of
 /// `w` samples along the lines (normalised units).
-fn speckle_sd(prefix: &Plane<f32>, prefix2: &Plane<f32>, start: usize, end: usize, w: usize, skip: &[bool], out: &mut Vec<f32>) -> f32 {
+fn speckle_sd(
+    prefix: &Plane<f32>,
+    prefix2: &Plane<f32>,
+    start: usize,
+    end: usize,
+    w: usize,
+    skip: &[bool],
+    out: &mut Vec<f32>,
+) -> f32 {
     out.clear();
     for l in 0..prefix.rows() {
         if skip.get(l).copied().unwrap_or(false) {

@@ -88,7 +88,16 @@ pub fn optimal_closed_path(
     for step in 1..2 * n {
         let l = step % n;
         let pl = (step - 1) % n;
-        relax(cost.row(l), win(l), win(pl), k, params.jump_penalty, &ws.prev_acc, &mut ws.acc, &mut ws.back[l * ns..(l + 1) * ns]);
+        relax(
+            cost.row(l),
+            win(l),
+            win(pl),
+            k,
+            params.jump_penalty,
+            &ws.prev_acc,
+            &mut ws.acc,
+            &mut ws.back[l * ns..(l + 1) * ns],
+        );
         std::mem::swap(&mut ws.acc, &mut ws.prev_acc);
         if step == n {
             // Re-base so the second lap's numbers stay small.
@@ -110,7 +119,16 @@ pub fn optimal_closed_path(
     ws.prev_acc.fill(INF);
     ws.prev_acc[s0] = cost.row(0)[s0];
     for l in 1..n {
-        relax(cost.row(l), win(l), win(l - 1), k, params.jump_penalty, &ws.prev_acc, &mut ws.acc, &mut ws.back[l * ns..(l + 1) * ns]);
+        relax(
+            cost.row(l),
+            win(l),
+            win(l - 1),
+            k,
+            params.jump_penalty,
+            &ws.prev_acc,
+            &mut ws.acc,
+            &mut ws.back[l * ns..(l + 1) * ns],
+        );
         std::mem::swap(&mut ws.acc, &mut ws.prev_acc);
     }
     let (a, b) = win(n - 1);
@@ -141,7 +159,16 @@ pub fn optimal_closed_path(
 /// One DP step: `acc[s] = cost[s] + min_{|d|≤k} prev[s+d] + pen·|d|` within the windows.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn relax(cost: &[f32], (a, b): (usize, usize), (pa, pb): (usize, usize), k: usize, pen: f32, prev: &[f32], acc: &mut [f32], back: &mut [u16]) {
+fn relax(
+    cost: &[f32],
+    (a, b): (usize, usize),
+    (pa, pb): (usize, usize),
+    k: usize,
+    pen: f32,
+    prev: &[f32],
+    acc: &mut [f32],
+    back: &mut [u16],
+) {
     acc.fill(INF);
     for s in a..=b {
         let lo = s.saturating_sub(k).max(pa);
@@ -183,15 +210,24 @@ mod tests {
         let mut out = Vec::new();
         let lo = vec![0; n];
         let hi = vec![cost.cols() - 1; n];
-        optimal_closed_path(cost, &lo, &hi, PathParams { max_jump: k, jump_penalty: 0.01 }, &mut PathWorkspace::default(), &mut out)
-            .expect("path");
+        optimal_closed_path(
+            cost,
+            &lo,
+            &hi,
+            PathParams { max_jump: k, jump_penalty: 0.01 },
+            &mut PathWorkspace::default(),
+            &mut out,
+        )
+        .expect("path");
         out
     }
 
     #[test]
     fn follows_a_sinusoidal_valley_and_closes() {
         let (n, ns) = (90, 60);
-        let truth: Vec<usize> = (0..n).map(|l| (30.0 + 10.0 * (l as f64 * std::f64::consts::TAU / n as f64).sin()).round() as usize).collect();
+        let truth: Vec<usize> = (0..n)
+            .map(|l| (30.0 + 10.0 * (l as f64 * std::f64::consts::TAU / n as f64).sin()).round() as usize)
+            .collect();
         let cost = Plane::from_fn(n, ns, |l, s| (s as f32 - truth[l] as f32).abs());
         let p = run(&cost, 2);
         assert_eq!(p, truth);

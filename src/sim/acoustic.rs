@@ -130,8 +130,7 @@ impl Simulator {
         // 4. Depth gains and output decimation windows.
         let att: Vec<f32> =
             (0..n_fine).map(|k| 10f64.powf(-spec.attenuation_db_per_mm * k as f64 * dz / 20.0) as f32).collect();
-        let tgc: Vec<f32> =
-            (0..n_fine).map(|k| 10f64.powf(spec.tgc_db_per_mm * k as f64 * dz / 20.0) as f32).collect();
+        let tgc: Vec<f32> = (0..n_fine).map(|k| 10f64.powf(spec.tgc_db_per_mm * k as f64 * dz / 20.0) as f32).collect();
         let h = geom.mm_per_sample;
         let windows: Vec<(usize, usize)> = (0..spec.n_samples)
             .map(|s| {
@@ -149,7 +148,13 @@ impl Simulator {
         // 5. Beams for the output lines only.
         let mut polar = vec![0.0f32; spec.n_lines * spec.n_samples];
         polar.par_chunks_mut(spec.n_samples).enumerate().for_each_init(
-            || (vec![Complex32::new(0.0, 0.0); n_fft], vec![Complex32::new(0.0, 0.0); scratch_len], vec![0.0f32; n_fine]),
+            || {
+                (
+                    vec![Complex32::new(0.0, 0.0); n_fft],
+                    vec![Complex32::new(0.0, 0.0); scratch_len],
+                    vec![0.0f32; n_fine],
+                )
+            },
             |(buf, scratch, lat), (l, out)| {
                 let c = l * factor;
                 lat.iter_mut().zip(&scat[c * n_fine..(c + 1) * n_fine]).zip(&weights[0]).for_each(|((o, &a), &w)| {

@@ -242,7 +242,8 @@ impl Simulator {
             center_row: c + spec.catheter_offset_px[1],
             mm_per_px,
         };
-        let sampler = CartesianSampler::new(polar_geom, side, side, cart_geom.center_col, cart_geom.center_row, mm_per_px)?;
+        let sampler =
+            CartesianSampler::new(polar_geom, side, side, cart_geom.center_col, cart_geom.center_row, mm_per_px)?;
         let mut cart = CartImage::default();
         sampler.convert_into(&polar, 0.0, &mut cart)?;
         cart.as_mut_slice().iter_mut().for_each(|v| *v = v.round());
@@ -313,7 +314,8 @@ fn calcium_truth(spec: &PhantomSpec, c: &CalciumSpec) -> Option<CalciumTruth> {
         for j in 0..=8 {
             let rho = rl + c.gap_mm + c.thickness_mm * j as f64 / 8.0;
             let p = [lc[0] + rho * cs, lc[1] + rho * sn];
-            if spec.vessel.radial_excess_mm(p) < -spec.media_thickness_mm && p[0].hypot(p[1]) > spec.catheter_radius_mm {
+            if spec.vessel.radial_excess_mm(p) < -spec.media_thickness_mm && p[0].hypot(p[1]) > spec.catheter_radius_mm
+            {
                 pts.push(p);
             }
         }
@@ -327,7 +329,12 @@ fn calcium_truth(spec: &PhantomSpec, c: &CalciumSpec) -> Option<CalciumTruth> {
         hi = hi.max(rel);
         depth = depth.min(p[0].hypot(p[1]));
     }
-    Some(CalciumTruth { start_deg: wrap_deg(mid_angle + lo), end_deg: wrap_deg(mid_angle + hi), arc_deg: hi - lo, depth_mm: depth })
+    Some(CalciumTruth {
+        start_deg: wrap_deg(mid_angle + lo),
+        end_deg: wrap_deg(mid_angle + hi),
+        arc_deg: hi - lo,
+        depth_mm: depth,
+    })
 }
 
 /// Writes `{dir}/{name}.png` (Cartesian, 8-bit grey), `{dir}/polar/{name}.png` (polar, rows =

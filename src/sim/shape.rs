@@ -39,11 +39,8 @@ impl StarShape {
     /// Radius (mm) in the direction `angle_deg` (CCW from +x) about the centre.
     pub fn radius_at_deg(&self, angle_deg: f64) -> f64 {
         let t = angle_deg.to_radians();
-        let s: f64 = self
-            .harmonics
-            .iter()
-            .map(|h| h.amplitude * (h.order as f64 * t + h.phase_deg.to_radians()).cos())
-            .sum();
+        let s: f64 =
+            self.harmonics.iter().map(|h| h.amplitude * (h.order as f64 * t + h.phase_deg.to_radians()).cos()).sum();
         self.mean_radius_mm * (1.0 + s)
     }
 
@@ -91,7 +88,10 @@ impl StarShape {
         }
         let total: f64 = self.harmonics.iter().map(|h| h.amplitude.abs()).sum();
         if total >= 0.5 || self.harmonics.iter().any(|h| h.order == 0 || h.order > 16) {
-            return Err(Error::param(name, format!("harmonic amplitudes must sum below 0.5 and orders be 1..=16 (sum {total})")));
+            return Err(Error::param(
+                name,
+                format!("harmonic amplitudes must sum below 0.5 and orders be 1..=16 (sum {total})"),
+            ));
         }
         Ok(())
     }

@@ -196,7 +196,10 @@ impl PhantomSpec {
             return Err(Error::param("n_samples", format!("must be within [16, 4096], got {}", self.n_samples)));
         }
         if !(16..=4096).contains(&self.image_side_px) {
-            return Err(Error::param("image_side_px", format!("must be within [16, 4096], got {}", self.image_side_px)));
+            return Err(Error::param(
+                "image_side_px",
+                format!("must be within [16, 4096], got {}", self.image_side_px),
+            ));
         }
         check_range("depth_mm", self.depth_mm, 1.0, 12.0)?;
         check_range("line0_angle_deg", self.line0_angle_deg, -3600.0, 3600.0)?;
@@ -323,7 +326,11 @@ impl PhantomSpec {
 
 fn random_harmonics(rng: &mut Rng, max_amp: [f64; 3]) -> Vec<Harmonic> {
     (0..3)
-        .map(|i| Harmonic { order: i as u32 + 2, amplitude: rng.range(0.0, max_amp[i]), phase_deg: rng.range(0.0, 360.0) })
+        .map(|i| Harmonic {
+            order: i as u32 + 2,
+            amplitude: rng.range(0.0, max_amp[i]),
+            phase_deg: rng.range(0.0, 360.0),
+        })
         .collect()
 }
 
@@ -334,7 +341,11 @@ fn random_anatomy(rng: &mut Rng, cath_r: f64) -> (StarShape, f64, StarShape, [f6
     for _attempt in 0..200 {
         let d_eem = rng.range(1.5, 4.0);
         let r0 = d_eem / 2.0;
-        let vessel = StarShape { center_mm: [0.0, 0.0], mean_radius_mm: r0, harmonics: random_harmonics(rng, [0.08, 0.05, 0.04]) };
+        let vessel = StarShape {
+            center_mm: [0.0, 0.0],
+            mean_radius_mm: r0,
+            harmonics: random_harmonics(rng, [0.08, 0.05, 0.04]),
+        };
         let media = rng.range(0.10, 0.30).min((0.15 * r0).max(0.10));
         let eem = FastStar::new(&vessel);
         let inner_min = vessel.min_radius_mm() - media;
@@ -352,7 +363,11 @@ fn random_anatomy(rng: &mut Rng, cath_r: f64) -> (StarShape, f64, StarShape, [f6
         let mut lumen = StarShape::circle([0.0, 0.0], rl);
         let mut ok = false;
         for _shrink in 0..25 {
-            lumen = StarShape { center_mm: [off * dir.cos(), off * dir.sin()], mean_radius_mm: rl, harmonics: harm.clone() };
+            lumen = StarShape {
+                center_mm: [off * dir.cos(), off * dir.sin()],
+                mean_radius_mm: rl,
+                harmonics: harm.clone(),
+            };
             if lumen.contour(360).points_mm.iter().all(|&p| eem.radial_excess(p) <= -media - 0.01) {
                 ok = true;
                 break;

@@ -169,12 +169,21 @@ fn wire_shadows_its_a_lines() {
 #[test]
 fn cartesian_wire_echo_lands_at_the_truth_position() {
     use crate::geometry::Rotation;
-    for (rot, line0, angle) in [(Rotation::Ccw, 0.0, 30.0), (Rotation::Cw, 37.0, 30.0), (Rotation::Cw, 250.0, 200.0), (Rotation::Ccw, 123.0, 300.0)] {
+    for (rot, line0, angle) in [
+        (Rotation::Ccw, 0.0, 30.0),
+        (Rotation::Cw, 37.0, 30.0),
+        (Rotation::Cw, 250.0, 200.0),
+        (Rotation::Ccw, 123.0, 300.0),
+    ] {
         let p = simulate(&wire_spec(angle, line0, rot)).unwrap();
         let w = p.truth.guidewire.clone().unwrap();
         let u = [angle.to_radians().cos(), angle.to_radians().sin()];
         let at = |d: f64| [u[0] * d, u[1] * d];
-        let cg = CartGeometry { center_col: p.truth.catheter_center_px[0], center_row: p.truth.catheter_center_px[1], mm_per_px: p.truth.mm_per_px };
+        let cg = CartGeometry {
+            center_col: p.truth.catheter_center_px[0],
+            center_row: p.truth.catheter_center_px[1],
+            mm_per_px: p.truth.mm_per_px,
+        };
         // Max over a 0.1 mm window around a point, and mean over a disc.
         let window = |q: [f64; 2], r_mm: f64| {
             let (c, r) = cg.px_of_mm(q);

@@ -1,0 +1,212 @@
+//! Tuning harness: runs the pipeline on random phantoms and prints per-frame scores and the
+//! summary. `cargo run --release --example tune -- START COUNT [OUTDIR]`
+//!
+//! Use tuning seeds only (1000–4999): seeds 1–30 are the committed test fixtures and seeds
+//! ≥ 5000 are the held-out sets of `tests/accuracy.rs`.
+//!
+//! * `OUTDIR`: also writes `seed<N>.png` (Cartesian frame, truth in green, lumen red, vessel
+//!   yellow, wire magenta) and `polar<N>.png` (the pipeline's polar frame with the same borders).
+//! * `FIX512=1`: 512 px / 10 mm frames like the fixtures instead of the drawn size.
+//! * `WIRE=1`: prints the true wire and every shadow run found.
+//! * `FILTER='{"kind":"lee",...}'`: speckle filter (JSON of `SpeckleFilter`).
+//! * `EW`, `HW`, `WO`, `MS`, `JP`, `MED`, `ADV`: override `SegmentParams` fields
+//!   (lumen edge weight, homogeneity weight, outside window mm, max slope, jump penalty, media
+//!   and adventitia windows mm).
+use truelumen::eval::{Reference, ReferenceWire, score_frame, summarize};
+use truelumen::sim::{PhantomSpec, simulate};
+use truelumen::{Calibration, CartGeometry, Pipeline, PipelineConfig};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let start: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let count: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let out = args.get(3).cloned();
+    let mut cfg = PipelineConfig::default();
+    if let Ok(f) = std::env::var("FILTER") {
+        cfg = cfg.with_speckle(serde_json::from_str(&f).unwrap());
+    }
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(v) = env("EW") {
+        cfg.segment.lumen_edge_weight = v as f32;
+    }
+    if let Some(v) = env("HW") {
+        cfg.segment.lumen_homogeneity_weight = v as f32;
+    }
+    if let Some(v) = env("WO") {
+        cfg.segment.lumen_outside_mm = v;
+    }
+    if let Some(v) = env("MS") {
+        cfg.segment.max_slope = v;
+    }
+    if let Some(v) = env("JP") {
+        cfg.segment.jump_penalty = v as f32;
+    }
+    if let Some(v) = env("MED") {
+        cfg.segment.media_mm = v;
+    }
+    if let Some(v) = env("ADV") {
+        cfg.segment.adventitia_mm = v;
+    }
+    let mut p = Pipeline::new(cfg).unwrap();
+    let mut scores = Vec::new();
+    for seed in start..start + count {
+        let mut spec = PhantomSpec::random(seed);
+        if std::env::var("FIX512").is_ok() {
+            let f = 512.0 / spec.image_side_px as f64;
+            spec.catheter_offset_px = [spec.catheter_offset_px[0] * f, spec.catheter_offset_px[1] * f];
+            spec.image_side_px = 512;
+            spec.fov_mm = 10.0;
+        }
+        let ph = simulate(&spec).unwrap();
+        let t = &ph.truth;
+        let res = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, seed as usize, "x").unwrap();
+        let reference = Reference {
+            lumen: t.lumen.clone(),
+            vessel: t.vessel.clone(),
+            guidewire: t.guidewire.as_ref().map(|w| ReferenceWire {
+                center_mm: w.center_mm,
+                relative_angle_deg: w.relative_angle_deg,
+                in_true_lumen: w.in_true_lumen,
+            }),
+        };
+        // Result contours are relative to the *detected* centre; shift into truth frame.
+        let mut res_t = res.clone();
+        let d = [
+            (res.center_px[0] - t.catheter_center_px[0]) * ph.mm_per_px,
+            -(res.center_px[1] - t.catheter_center_px[1]) * ph.mm_per_px,
+        ];
+        for r in [res_t.lumen.as_mut(), res_t.vessel.as_mut()].into_iter().flatten() {
+            for q in &mut r.contour_mm.points_mm {
+                q[0] += d[0];
+                q[1] += d[1];
+            }
+        }
+        if let Some(w) = res_t.guidewire.as_mut() {
+            w.center_mm[0] += d[0];
+            w.center_mm[1] += d[1];
+        }
+        let s = score_frame(&res_t, &reference);
+        println!(
+            "seed {seed:5} occl {} L {:.3} V {:.3} HDl {:5.3} HDv {:5.3} | wire t{} r{} m{} ang {:?} in {:?} | cath err {:.2}px | vD {:.2} lD {:.2} pb {:.2} gain {:.1} dr {:.0} flags {:?}",
+            t.occluded as u8,
+            s.lumen_jaccard,
+            s.vessel_jaccard,
+            s.lumen_hausdorff_mm.unwrap_or(9.0),
+            s.vessel_hausdorff_mm.unwrap_or(9.0),
+            s.wire_present as u8,
+            s.wire_reported as u8,
+            s.wire_matched as u8,
+            s.relative_angle_err_deg.map(|a| (a * 10.0).round() / 10.0),
+            s.inside_correct,
+            (d[0].hypot(d[1])) / ph.mm_per_px,
+            t.vessel_mean_diameter_mm,
+            t.lumen_mean_diameter_mm,
+            t.plaque_burden,
+            spec.gain_db,
+            spec.dynamic_range_db,
+            res.quality.flags
+        );
+        scores.push(s);
+        if std::env::var("WIRE").is_ok() {
+            if let Some(w) = &t.guidewire {
+                println!(
+                    "   truth wire angle {:.1} r {:.2} in_lumen {} dist {:.2} lumen-centroid-angle {:.1}",
+                    w.angle_deg,
+                    w.center_mm[0].hypot(w.center_mm[1]),
+                    w.in_true_lumen,
+                    w.distance_to_lumen_mm,
+                    truelumen::geometry::angle_deg_of_point(t.lumen_centroid_mm)
+                );
+                if let Some(g) = &res_t.guidewire {
+                    println!(
+                        "   found wire angle {:.1} r {:.2} in_lumen {:?} dist {:?} lumen-centroid-angle {:?}",
+                        truelumen::geometry::angle_deg_of_point(g.center_mm),
+                        g.center_mm[0].hypot(g.center_mm[1]),
+                        g.in_true_lumen,
+                        g.distance_to_lumen_mm,
+                        res_t.lumen.as_ref().map(|l| truelumen::geometry::angle_deg_of_point(l.centroid_mm))
+                    );
+                }
+            }
+            for r in p.last_shadow_runs() {
+                println!(
+                    "   run first {} n {} kind {:?} echo {:.2}mm depth {:.2} prom {:.2} centre {:.1}",
+                    r.first_line, r.n_lines, r.kind, r.echo_depth_mm, r.shadow_depth, r.echo_prominence, r.center_line
+                );
+            }
+        }
+        if let Some(dir) = &out {
+            std::fs::create_dir_all(dir).unwrap();
+            let mut img = image::RgbImage::from_fn(ph.cart.cols() as u32, ph.cart.rows() as u32, |x, y| {
+                let v = ph.cart.get(y as usize, x as usize).clamp(0.0, 255.0) as u8;
+                image::Rgb([v, v, v])
+            });
+            let tg = CartGeometry {
+                center_col: t.catheter_center_px[0],
+                center_row: t.catheter_center_px[1],
+                mm_per_px: ph.mm_per_px,
+            };
+            let rg =
+                CartGeometry { center_col: res.center_px[0], center_row: res.center_px[1], mm_per_px: ph.mm_per_px };
+            let mut put = |g: &CartGeometry, pts: &[[f64; 2]], c: [u8; 3]| {
+                for &q in pts {
+                    let (x, y) = g.px_of_mm(q);
+                    for (dx, dy) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)] {
+                        let (x, y) = (x + dx, y + dy);
+                        if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
+                            img.put_pixel(x as u32, y as u32, image::Rgb(c));
+                        }
+                    }
+                }
+            };
+            put(&tg, &t.lumen.points_mm, [0, 255, 0]);
+            put(&tg, &t.vessel.points_mm, [0, 255, 0]);
+            if let Some(l) = &res.lumen {
+                put(&rg, &l.contour_mm.points_mm, [255, 0, 0]);
+            }
+            if let Some(v) = &res.vessel {
+                put(&rg, &v.contour_mm.points_mm, [255, 255, 0]);
+            }
+            if let Some(w) = &res.guidewire {
+                put(&rg, &[w.center_mm], [255, 0, 255]);
+            }
+            img.save(format!("{dir}/seed{seed}.png")).unwrap();
+            // Polar view (pipeline geometry: line l at l*360/n deg CCW, 1 sample = 1 px).
+            let pol = p.last_polar();
+            let (n, ns) = pol.shape();
+            let mut pimg = image::RgbImage::from_fn(ns as u32, n as u32, |x, y| {
+                let v = pol.get(y as usize, x as usize).clamp(0.0, 255.0) as u8;
+                image::Rgb([v, v, v])
+            });
+            let mmpp = ph.mm_per_px;
+            let mut mark = |c: &truelumen::Contour, col: [u8; 3], shift: [f64; 2]| {
+                for l in 0..n {
+                    let a = (l as f64 * 360.0 / n as f64).to_radians();
+                    let mut last = None;
+                    for k in 0..ns {
+                        let r = k as f64 * mmpp;
+                        let q = [r * a.cos() + shift[0], r * a.sin() + shift[1]];
+                        if c.contains(q) {
+                            last = Some(k);
+                        }
+                    }
+                    if let Some(k) = last {
+                        pimg.put_pixel(k as u32, l as u32, image::Rgb(col));
+                    }
+                }
+            };
+            // truth is in the true-centre frame; pipeline polar is around the detected centre
+            let sh = [d[0], d[1]];
+            mark(&t.lumen, [0, 255, 0], [-sh[0], -sh[1]]);
+            mark(&t.vessel, [0, 255, 0], [-sh[0], -sh[1]]);
+            if let Some(l) = &res.lumen {
+                mark(&l.contour_mm, [255, 0, 0], [0.0, 0.0]);
+            }
+            if let Some(v) = &res.vessel {
+                mark(&v.contour_mm, [255, 255, 0], [0.0, 0.0]);
+            }
+            pimg.save(format!("{dir}/polar{seed}.png")).unwrap();
+        }
+    }
+    println!("{}", summarize(&scores));
+}
