@@ -1,4 +1,21 @@
-#![doc = "truelumen: IVUS analysis for BTK CTO parallel wiring (see README)."]
+#![doc = include_str!("../README.md")]
+//!
+//! # Library example
+//!
+//! Simulate a phantom frame, analyse it, and check the lumen against its exact truth:
+//!
+//! ```
+//! use truelumen::sim::{PhantomSpec, simulate};
+//! use truelumen::{Calibration, Pipeline, PipelineConfig};
+//!
+//! let phantom = simulate(&PhantomSpec { image_side_px: 256, ..PhantomSpec::default() })?;
+//! let mut pipeline = Pipeline::new(PipelineConfig::default())?;
+//! let result = pipeline.process(&phantom.cart, Calibration::Cartesian { mm_per_px: phantom.mm_per_px }, 0, "phantom")?;
+//! let lumen = result.lumen.expect("the default phantom has a visible lumen");
+//! let truth = phantom.truth.lumen_area_mm2;
+//! assert!((lumen.area_mm2 - truth).abs() / truth < 0.25, "{} vs {truth}", lumen.area_mm2);
+//! # Ok::<(), truelumen::Error>(())
+//! ```
 #![deny(missing_docs)]
 
 pub mod error;
