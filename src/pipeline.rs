@@ -201,6 +201,9 @@ impl Pipeline {
         source: &str,
     ) -> Result<FrameResult, Error> {
         let (rows, cols) = frame.shape();
+        if frame.as_slice().iter().any(|v| !v.is_finite()) {
+            return Err(Error::param("pixels", "frame contains NaN or infinite values"));
+        }
         let mut quality = Quality::default();
         let (geom, cart, catheter_radius_mm) = match calib {
             Calibration::Cartesian { mm_per_px } => {
@@ -208,27 +211,28 @@ impl Pipeline {
                 if rows < 32 || cols < 32 {
                     return Err(Error::FrameTooSmall { rows, cols, reason: "need at least 32x32 pixels".into() });
                 }
-                let (cx, cy, r_mm) = match self.config.center_px {
-                    Some([c, r]) => {
-                        let (_, r_mm) = self.polar_catheter_radius(frame, mm_per_px, c, r)?;
-                        (c, r, r_mm)
-                    }
+                // Centre: fixed by the caller, or found (with the sheath radius) on this frame.
+                let (cx, cy, found_r_mm) = match self.config.center_px {
+                    Some([c, r]) => (c, r, None),
                     None => {
                         let cat = find_catheter(frame, mm_per_px, &self.config.catheter);
                         if !cat.found {
                             quality.flag(QualityFlag::CatheterNotFound);
                         }
-                        (cat.center_col, cat.center_row, cat.radius_mm)
+                        (cat.center_col, cat.center_row, Some(cat.radius_mm))
                     }
                 };
                 let geom = self.cartesian_polar_geometry(rows, cols, mm_per_px)?;
-                let sampler = self.sampler.as_ref().filter(|s| s.geometry() == &geom);
-                if sampler.is_none() {
+                if self.sampler.as_ref().is_none_or(|s| s.geometry() != &geom) {
                     self.sampler = Some(PolarSampler::new(geom, mm_per_px)?);
                 }
                 if let Some(s) = &self.sampler {
                     s.convert_into(frame, cx, cy, 0.0, &mut self.polar);
                 }
+                let r_mm = match found_r_mm {
+                    Some(r) => r,
+                    None => self.sheath_radius_mm(&geom),
+                };
                 (geom, CartGeometry { center_col: cx, center_row: cy, mm_per_px }, r_mm)
             }
             Calibration::Polar(g) => {
@@ -247,9 +251,6 @@ impl Pipeline {
                 (g, cart, r_mm)
             }
         };
-        if frame.as_slice().iter().any(|v| !v.is_finite()) {
-            return Err(Error::param("pixels", "frame contains NaN or infinite values"));
-        }
         let mmps = geom.mm_per_sample;
         let ns = geom.n_samples;
         // Ring-down end.
@@ -359,20 +360,6 @@ impl Pipeline {
         let half_diag_px = ((rows * rows + cols * cols) as f64).sqrt() / 2.0;
         let n_samples = ((self.config.max_depth_mm / mm_per_px).min(half_diag_px).ceil() as usize).max(16);
         PolarGeometry::new(self.config.polar_lines, n_samples, mm_per_px)
-    }
-
-    /// Resamples around a given centre and measures the sheath radius there.
-    fn polar_catheter_radius(
-        &mut self,
-        frame: &CartImage,
-        mm_per_px: f64,
-        cx: f64,
-        cy: f64,
-    ) -> Result<(f64, f64), Error> {
-        let g = self.cartesian_polar_geometry(frame.rows(), frame.cols(), mm_per_px)?;
-        let s = PolarSampler::new(g, mm_per_px)?;
-        s.convert_into(frame, cx, cy, 0.0, &mut self.polar);
-        Ok((0.0, self.sheath_radius_mm(&g)))
     }
 
     /// Sheath radius from the steepest rise of the angular-median profile of `self.polar`.
