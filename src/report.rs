@@ -107,7 +107,8 @@ pub enum QualityFlag {
     WireShadowBridged,
     /// Borders were interpolated across A-lines lost in other acoustic shadow (calcium).
     ShadowBridged,
-    /// Tissue/blood contrast is low: borders are less certain.
+    /// Lumen or vessel region contrast below 1.5 speckle standard deviations: borders are less
+    /// certain (see `lumen_contrast`, `vessel_contrast`).
     LowContrast,
     /// Vessel border reached the imaging depth limit.
     VesselBeyondDepth,
@@ -122,9 +123,10 @@ pub struct Quality {
     pub wire_shadow_bridged_deg: f64,
     /// Total angle of A-lines in other shadow bridged by interpolation, degrees.
     pub shadow_bridged_deg: f64,
-    /// Lumen-border contrast: (tissue − blood) / speckle spread, dimensionless.
+    /// Lumen contrast: mean of a 0.3 mm band outside the lumen border minus the mean of the
+    /// lumen interior, in speckle standard deviations.
     pub lumen_contrast: f64,
-    /// Vessel-border contrast: (adventitia − media) / speckle spread, dimensionless.
+    /// Vessel contrast: adventitia minus media mean at the EEM, in speckle standard deviations.
     pub vessel_contrast: f64,
 }
 

@@ -106,6 +106,7 @@ fn main() {
             spec.dynamic_range_db,
             res.quality.flags
         );
+        println!("   contrast lumen {:.2} vessel {:.2}", res.quality.lumen_contrast, res.quality.vessel_contrast);
         scores.push(s);
         if std::env::var("WIRE").is_ok() {
             if let Some(w) = &t.guidewire {

@@ -93,9 +93,9 @@ pub struct PolarBorders {
     pub lumen: Vec<usize>,
     /// Vessel border per line (empty when not found).
     pub vessel: Vec<usize>,
-    /// Mean normalised (tissue − lumen) contrast across the lumen border.
+    /// (Band outside the lumen − lumen interior) mean intensity, in speckle standard deviations.
     pub lumen_contrast: f32,
-    /// Mean normalised (adventitia − media) contrast across the vessel border.
+    /// (Adventitia − media) mean intensity at the EEM, in speckle standard deviations.
     pub vessel_contrast: f32,
 }
 
@@ -122,6 +122,9 @@ pub struct SegmentWorkspace {
 }
 
 const HIST_BINS: usize = 256;
+
+/// Smallest 5–95 % intensity spread (input grey levels) in which borders are searched at all.
+pub const MIN_SPREAD: f32 = 2.0;
 
 /// Max jump in samples per line for a slope limit at a reference radius of 1.5 mm.
 fn max_jump(geom: &PolarGeometry, max_slope: f64) -> usize {
@@ -159,7 +162,14 @@ pub fn segment_borders(
     }
     // 1. Normalisation by percentiles of the annulus [start, end) over unshadowed lines.
     let (p5, p95) = percentiles(polar, start, end, shadowed, &mut ws.hist);
-    let spread = (p95 - p5).max(1e-3);
+    if !(p95 - p5 >= MIN_SPREAD) {
+        // A flat frame (blank, saturated, or a constant test pattern): nothing to segment.
+        ws.stats = FrameStats { p5, p95, otsu: 0.5 };
+        ws.borders.lumen_contrast = 0.0;
+        ws.borders.vessel_contrast = 0.0;
+        return;
+    }
+    let spread = p95 - p5;
     ws.norm.resize(n, ns);
     for (o, &v) in ws.norm.as_mut_slice().iter_mut().zip(polar.as_slice()) {
         *o = (v - p5) / spread;
@@ -283,27 +293,42 @@ pub fn segment_borders(
             vessel.clone_from(&v_try);
         }
     }
-    // 5. Contrast figures.
-    let mut lc = 0.0f32;
-    let mut vc = 0.0f32;
-    let mut cnt = 0u32;
+    // 5. Contrast figures, region against region in units of the speckle spread: the whole
+    //    interior against a band just outside the lumen; media against adventitia at the EEM.
+    //    Unlike the border costs (which the search maximised, so even pure noise scores), wide
+    //    regions average speckle out, so these say whether a border is really there.
+    let band = samples(0.3);
+    let (mut in_sum, mut in_n, mut out_sum, mut out_n) = (0.0f64, 0usize, 0.0f64, 0usize);
+    let (mut med_sum, mut med_n, mut adv_sum, mut adv_n) = (0.0f64, 0usize, 0.0f64, 0usize);
     for l in 0..n {
         if shadowed.get(l).copied().unwrap_or(false) || lumen.is_empty() {
             continue;
         }
         let pre = ws.prefix.row(l);
-        let s = lumen[l];
-        lc += win_mean(pre, s, s + we) - win_mean(pre, start.max(s.saturating_sub(we)), s);
+        let sl = lumen[l];
+        in_sum += (pre[sl] - pre[start.min(sl)]) as f64;
+        in_n += sl.saturating_sub(start);
+        let o1 = (sl + band).min(ns);
+        out_sum += (pre[o1] - pre[sl]) as f64;
+        out_n += o1 - sl;
         if !vessel.is_empty() {
             let v = vessel[l];
-            vc += win_mean(pre, v, v + wm) - win_mean(pre, v.saturating_sub(wm), v);
+            let m0 = v.saturating_sub(wm).max(sl);
+            med_sum += (pre[v] - pre[m0]) as f64;
+            med_n += v - m0;
+            let a1 = (v + 2 * wa).min(ns);
+            adv_sum += (pre[a1] - pre[v]) as f64;
+            adv_n += a1 - v;
         }
-        cnt += 1;
     }
-    if cnt > 0 {
-        lc /= cnt as f32;
-        vc /= cnt as f32;
-    }
+    let contrast = |hi: f64, hn: usize, lo: f64, ln: usize| -> f32 {
+        if hn == 0 || ln == 0 || !(speckle_sd > 0.0) {
+            return 0.0;
+        }
+        ((hi / hn as f64 - lo / ln as f64) / speckle_sd as f64) as f32
+    };
+    let lc = contrast(out_sum, out_n, in_sum, in_n);
+    let vc = contrast(adv_sum, adv_n, med_sum, med_n);
     ws.borders = PolarBorders { lumen, vessel, lumen_contrast: lc, vessel_contrast: vc };
 }
 
