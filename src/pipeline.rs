@@ -367,10 +367,11 @@ impl Pipeline {
     }
 
     /// Polar geometry used to resample a Cartesian frame: one sample per pixel, out to
-    /// `max_depth_mm` (or the image half-diagonal, whichever is smaller).
+    /// `max_depth_mm` or half the smaller image side (the inscribed imaging disc), whichever is
+    /// smaller, so that the frame's surroundings do not enter the intensity statistics.
     fn cartesian_polar_geometry(&self, rows: usize, cols: usize, mm_per_px: f64) -> Result<PolarGeometry, Error> {
-        let half_diag_px = ((rows * rows + cols * cols) as f64).sqrt() / 2.0;
-        let n_samples = ((self.config.max_depth_mm / mm_per_px).min(half_diag_px).ceil() as usize).max(16);
+        let half_side_px = rows.min(cols) as f64 / 2.0;
+        let n_samples = ((self.config.max_depth_mm / mm_per_px).min(half_side_px).ceil() as usize).max(16);
         PolarGeometry::new(self.config.polar_lines, n_samples, mm_per_px)
     }
 
