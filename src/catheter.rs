@@ -232,6 +232,24 @@ fn downsample(img: &CartImage, f: usize) -> CartImage {
     out
 }
 
+/// The angular-median profile of a polar frame: for every sample `0..=max_sample` (clamped to
+/// the frame), the median over all A-lines. Structures that are the same on every line
+/// (ring-down, the average tissue at a depth) dominate it; a wire or shadow on a few lines
+/// does not.
+pub fn angular_median_profile(polar: &PolarImage, max_sample: usize, scratch: &mut Vec<f32>, out: &mut Vec<f32>) {
+    let (n, ns) = polar.shape();
+    out.clear();
+    if n == 0 || ns == 0 {
+        return;
+    }
+    for s in 0..=max_sample.min(ns - 1) {
+        scratch.clear();
+        scratch.extend((0..n).map(|l| *polar.get(l, s)));
+        let (_, m, _) = scratch.select_nth_unstable_by(n / 2, f32::total_cmp);
+        out.push(*m);
+    }
+}
+
 /// Sample index at which the ring-down ends in a polar frame whose sample 0 is at the
 /// catheter centre: beyond the sheath (steepest rise of the angular-median profile after
 /// `min_sample`), the first sample where the median profile falls to within 25 % of the way
@@ -248,14 +266,7 @@ pub fn ringdown_end_sample(
     if n == 0 || min_sample >= max_sample {
         return min_sample.min(ns.saturating_sub(1));
     }
-    profile.clear();
-    for s in 0..=max_sample {
-        scratch.clear();
-        scratch.extend((0..n).map(|l| *polar.get(l, s)));
-        let mid = scratch.len() / 2;
-        let (_, m, _) = scratch.select_nth_unstable_by(mid, f32::total_cmp);
-        profile.push(*m);
-    }
+    angular_median_profile(polar, max_sample, scratch, profile);
     // Peak of the ring at or after min_sample.
     let mut peak = min_sample;
     for s in min_sample..=max_sample {

@@ -21,6 +21,7 @@
 //! circular mean angle of the run. Differences from the cited template: no temporal
 //! correlation (single frame), and the width test uses the physical wire size.
 
+use crate::catheter::angular_median_profile;
 use crate::geometry::PolarGeometry;
 use crate::plane::PolarImage;
 
@@ -161,14 +162,7 @@ pub fn detect_shadows(
         return;
     }
     // Angular-median profile.
-    ws.median.clear();
-    for s in 0..ns {
-        ws.column.clear();
-        ws.column.extend((0..n).map(|l| *polar.get(l, s)));
-        let mid = n / 2;
-        let (_, m, _) = ws.column.select_nth_unstable_by(mid, f32::total_cmp);
-        ws.median.push(*m);
-    }
+    angular_median_profile(polar, ns - 1, &mut ws.column, &mut ws.median);
     let mmps = geom.mm_per_sample;
     let win = ((params.shadow_window_mm / mmps).round() as usize).max(3);
     let gap = ((params.shadow_gap_mm / mmps).round() as usize).max(1);

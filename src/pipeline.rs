@@ -3,7 +3,7 @@
 //! and scratch buffers and processes one frame at a time; [`process_batch`] runs many frames in
 //! parallel with one pipeline per worker, giving identical results for any thread count.
 
-use crate::catheter::{CatheterParams, find_catheter, ringdown_end_sample, suppress_ringdown};
+use crate::catheter::{CatheterParams, angular_median_profile, find_catheter, ringdown_end_sample, suppress_ringdown};
 use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
 use crate::filter::{SpeckleFilter, SpeckleWorkspace, speckle_into};
@@ -380,14 +380,7 @@ impl Pipeline {
         let p = &self.config.catheter;
         let lo = (p.min_radius_mm / g.mm_per_sample).floor() as usize;
         let hi = ((p.max_radius_mm / g.mm_per_sample).ceil() as usize).min(g.n_samples.saturating_sub(2));
-        self.profile.clear();
-        for s in 0..=hi.min(g.n_samples - 1) {
-            self.scratch.clear();
-            self.scratch.extend((0..g.n_lines).map(|l| *self.polar.get(l, s)));
-            let mid = self.scratch.len() / 2;
-            let (_, m, _) = self.scratch.select_nth_unstable_by(mid, f32::total_cmp);
-            self.profile.push(*m);
-        }
+        angular_median_profile(&self.polar, hi, &mut self.scratch, &mut self.profile);
         let d = ((0.03 / g.mm_per_sample).round() as usize).max(1);
         let mut best = (f32::NEG_INFINITY, lo);
         for k in lo.max(d)..=hi.saturating_sub(d) {

@@ -2,25 +2,10 @@
 //! exit codes and messages on bad input, and no `results.json` left behind on failure.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use truelumen::report::{FrameResult, Results};
 
-const BIN: &str = env!("CARGO_BIN_EXE_truelumen");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
-    let out = Command::new(BIN).args(args.iter().map(|a| a.as_ref())).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+mod common;
+use common::{Run, run};
 
 /// A speckle-ish grey frame with a dark disc, so it is not constant.
 fn grey(w: u32, h: u32, seed: u32) -> image::GrayImage {

@@ -2,24 +2,9 @@
 //! (3 frames of 256x256 pixels): simulate → analyze → evaluate, and the exit codes of bad input.
 
 use std::path::Path;
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_truelumen");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
-    let out = Command::new(BIN).args(args.iter().map(|a| a.as_ref())).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+mod common;
+use common::{Run, run};
 
 fn ok(r: &Run) {
     assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);

@@ -12,7 +12,7 @@
 //! * `EW`, `HW`, `WO`, `MS`, `JP`, `MED`, `ADV`: override `SegmentParams` fields
 //!   (lumen edge weight, homogeneity weight, outside window mm, max slope, jump penalty, media
 //!   and adventitia windows mm).
-use truelumen::eval::{Reference, ReferenceWire, score_frame, summarize};
+use truelumen::eval::{Reference, score_frame, shift_to_truth_center, summarize};
 use truelumen::sim::{PhantomSpec, simulate};
 use truelumen::{Calibration, CartGeometry, Pipeline, PipelineConfig};
 
@@ -60,32 +60,13 @@ fn main() {
         let ph = simulate(&spec).unwrap();
         let t = &ph.truth;
         let res = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, seed as usize, "x").unwrap();
-        let reference = Reference {
-            lumen: t.lumen.clone(),
-            vessel: t.vessel.clone(),
-            guidewire: t.guidewire.as_ref().map(|w| ReferenceWire {
-                center_mm: w.center_mm,
-                relative_angle_deg: w.relative_angle_deg,
-                in_true_lumen: w.in_true_lumen,
-            }),
-        };
-        // Result contours are relative to the *detected* centre; shift into truth frame.
-        let mut res_t = res.clone();
+        // Result contours are relative to the *detected* centre; move them into the truth's frame.
+        let res_t = shift_to_truth_center(&res, t).unwrap();
         let d = [
             (res.center_px[0] - t.catheter_center_px[0]) * ph.mm_per_px,
             -(res.center_px[1] - t.catheter_center_px[1]) * ph.mm_per_px,
         ];
-        for r in [res_t.lumen.as_mut(), res_t.vessel.as_mut()].into_iter().flatten() {
-            for q in &mut r.contour_mm.points_mm {
-                q[0] += d[0];
-                q[1] += d[1];
-            }
-        }
-        if let Some(w) = res_t.guidewire.as_mut() {
-            w.center_mm[0] += d[0];
-            w.center_mm[1] += d[1];
-        }
-        let s = score_frame(&res_t, &reference);
+        let s = score_frame(&res_t, &Reference::from(t));
         println!(
             "seed {seed:5} occl {} L {:.3} V {:.3} HDl {:5.3} HDv {:5.3} | wire t{} r{} m{} ang {:?} in {:?} | cath err {:.2}px | vD {:.2} lD {:.2} pb {:.2} gain {:.1} dr {:.0} flags {:?}",
             t.occluded as u8,
