@@ -25,6 +25,10 @@ use crate::catheter::angular_median_profile;
 use crate::geometry::PolarGeometry;
 use crate::plane::PolarImage;
 
+/// A depth counts for the shadow test where the angular median exceeds the frame's darkest
+/// median level by this fraction of the intensity spread.
+const VISIBLE_FRACTION: f32 = 0.15;
+
 /// Fraction of a line's brightest echo that marks its leading echo.
 const LEADING_ECHO_FRACTION: f32 = 0.7;
 
@@ -164,6 +168,8 @@ pub fn detect_shadows(
     // Angular-median profile.
     angular_median_profile(polar, ns - 1, &mut ws.column, &mut ws.median);
     let mmps = geom.mm_per_sample;
+    let floor = ws.median[start.min(ns - 1)..].iter().copied().fold(f32::INFINITY, f32::min);
+    let visible = floor + VISIBLE_FRACTION * spread;
     let win = ((params.shadow_window_mm / mmps).round() as usize).max(3);
     let gap = ((params.shadow_gap_mm / mmps).round() as usize).max(1);
     let search_end = (ns * 4 / 5).max(start + 1);
@@ -200,8 +206,10 @@ pub fn detect_shadows(
         // Shadow depth: how much darker than the angular median the *least dark* fifth of the
         // window is. A true shadow is dark at every depth; a line that merely has blood behind
         // a blurred wire echo brightens again at the lumen wall and is not counted.
+        // Only depths where lines normally show tissue can reveal a shadow (in a dim frame the
+        // far field is black on every line).
         ws.column.clear();
-        ws.column.extend((a..b).map(|s| ws.median[s] - row[s]));
+        ws.column.extend((a..b).filter(|&s| ws.median[s] >= visible).map(|s| ws.median[s] - row[s]));
         let depth = if ws.column.is_empty() {
             0.0
         } else {

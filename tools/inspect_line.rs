@@ -15,6 +15,12 @@ fn main() {
     let ph = simulate(&spec).unwrap();
     let mut p = Pipeline::new(PipelineConfig::default()).unwrap();
     let r = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "").unwrap();
+    if std::env::var("WIRELINES").is_ok() {
+        let sh = p.last_shadows();
+        for l in line.saturating_sub(20)..(line + 20).min(sh.depth.len()) {
+            println!("line {l} peak {} depth {:.2} prom {:.2}", sh.peak[l], sh.depth[l], sh.prom[l]);
+        }
+    }
     let seg = p.last_segmentation();
     println!(
         "cath r {} stats {:?} lumen@line {} vessel@line {}",
