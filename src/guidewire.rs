@@ -37,7 +37,9 @@ const LEADING_ECHO_FRACTION: f32 = 0.7;
 pub struct WireParams {
     /// Radius of the guidewire, mm (0.014" wire: 0.178 mm).
     pub wire_radius_mm: f64,
-    /// Minimum shadow depth (fraction of the frame's intensity spread) for a shadowed line.
+    /// Minimum shadow depth for a shadowed line: the fraction of the usual (angular-median)
+    /// signal above the frame's floor that is missing, taken at the least-dark fifth of the
+    /// window behind the echo (1 = nothing left, 0 = as usual).
     pub min_shadow_depth: f64,
     /// Depth of the window behind the echo used to measure the shadow, mm.
     pub shadow_window_mm: f64,
@@ -62,7 +64,7 @@ impl Default for WireParams {
     fn default() -> Self {
         Self {
             wire_radius_mm: 0.178,
-            min_shadow_depth: 0.25,
+            min_shadow_depth: 0.35,
             shadow_window_mm: 1.6,
             shadow_gap_mm: 0.4,
             beam_width_mm: 0.22,
@@ -124,7 +126,7 @@ pub struct ShadowWorkspace {
     column: Vec<f32>,
     /// Per line: sample of the leading echo.
     pub peak: Vec<usize>,
-    /// Per line: shadow depth (fraction of the intensity spread).
+    /// Per line: shadow depth (fraction of the usual signal missing, see `min_shadow_depth`).
     pub depth: Vec<f32>,
     /// Per line: echo prominence (fraction of the intensity spread).
     pub prom: Vec<f32>,
@@ -209,13 +211,15 @@ pub fn detect_shadows(
         // Only depths where lines normally show tissue can reveal a shadow (in a dim frame the
         // far field is black on every line).
         ws.column.clear();
-        ws.column.extend((a..b).filter(|&s| ws.median[s] >= visible).map(|s| ws.median[s] - row[s]));
+        ws.column.extend(
+            (a..b).filter(|&s| ws.median[s] >= visible).map(|s| (ws.median[s] - row[s]) / (ws.median[s] - floor)),
+        );
         let depth = if ws.column.is_empty() {
             0.0
         } else {
             let k = ws.column.len() / 5;
             let (_, q, _) = ws.column.select_nth_unstable_by(k, f32::total_cmp);
-            *q / spread
+            *q
         };
         ws.peak.push(p);
         ws.depth.push(depth);

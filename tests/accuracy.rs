@@ -41,7 +41,7 @@
 //! The fixtures are held to the product targets of issue #2 exactly ([`TARGETS`]): lumen and
 //! vessel Jaccard ≥ 0.90 (mean), Hausdorff ≤ 0.25 mm (mean), wire detected in ≥ 95 % of frames
 //! with ≤ 3 % false reports, median relative-angle error ≤ 5°, inside/outside ≥ 95 %,
-//! mean-diameter error ≤ 0.1 mm. The held-out sets use the same bars except three regression
+//! mean-diameter error ≤ 0.1 mm. The held-out sets use the same bars except two regression
 //! floors, each documented on [`HELD_OUT_BARS`] with the date and the achieved figures.
 //! Frame counts are small (30 / 40 / 16 frames, 25 / 25 / 8 with a wire), so rates move in steps
 //! of 2.5–12.5 %. A figure that cannot be computed (NaN, e.g. no wire found at all) fails.
@@ -83,8 +83,8 @@ struct Bars {
 }
 
 /// The product targets of issue #2, asserted as they are on the committed fixtures (all met on
-/// 2026-11-27: lumen J 0.907, vessel J 0.938, Hausdorff 0.179 / 0.168 mm, diameter errors
-/// 0.070 / 0.091 mm, wire 96 % found, 0 % false, angle 1.9°, inside/outside 100 %).
+/// 2026-11-27: lumen J 0.905, vessel J 0.937, Hausdorff 0.193 / 0.175 mm, diameter errors
+/// 0.073 / 0.093 mm, wire 96 % found, 0 % false, angle 2.1°, inside/outside 100 %).
 const TARGETS: Bars = Bars {
     lumen_jaccard_min: 0.90,
     vessel_jaccard_min: 0.90,
@@ -98,15 +98,13 @@ const TARGETS: Bars = Bars {
     vessel_diameter_err_max_mm: 0.10,
 };
 
-/// Bars for the held-out sets (never tuned on): the targets, except three regression floors set
+/// Bars for the held-out sets (never tuned on): the targets, except two regression floors set
 /// on 2026-11-27 just beyond what was achieved, to be raised as the pipeline improves:
-/// * lumen Jaccard 0.88 (target 0.90): achieved 0.916 held-out, 0.899 polar (one occluded polar
+/// * lumen Jaccard 0.88 (target 0.90): achieved 0.920 held-out, 0.898 polar (one occluded polar
 ///   frame at 0.64 pulls the mean down);
-/// * vessel diameter error 0.13 mm (target 0.10): achieved 0.116 held-out (occluded frames
-///   0.45 mm), 0.074 polar;
-/// * wire detection 0.90 (target 0.95): achieved 92 % (23/25) held-out, 100 % (8/8) polar.
-const HELD_OUT_BARS: Bars =
-    Bars { lumen_jaccard_min: 0.88, vessel_diameter_err_max_mm: 0.13, wire_detection_min: 0.90, ..TARGETS };
+/// * vessel diameter error 0.13 mm (target 0.10): achieved 0.123 held-out (occluded frames
+///   ~0.45 mm), 0.078 polar.
+const HELD_OUT_BARS: Bars = Bars { lumen_jaccard_min: 0.88, vessel_diameter_err_max_mm: 0.13, ..TARGETS };
 
 /// Held-out seeds (never used for tuning).
 const HELD_OUT_SEEDS: std::ops::Range<u64> = 5000..5040;
