@@ -98,12 +98,37 @@ fn steepest_rise(p: &[f32], k_lo: usize, k_hi: usize, d: usize) -> (f32, usize) 
     best
 }
 
-/// Finds the catheter on a Cartesian frame. Falls back to the image centre (with
-/// `found = false`) when no ring stands out.
-///
-/// Search: a coarse grid on a 4x box-downsampled copy (so the window costs little), then two
-/// refinements at full resolution down to a quarter pixel.
+/// Scratch space for [`find_catheter_with`]: the downsampled copy, the radial profile and the
+/// ray directions. Grows to the largest frame seen; results never depend on it.
+#[derive(Debug, Default, Clone)]
+pub struct CatheterWorkspace {
+    coarse: CartImage,
+    prof: Vec<f32>,
+    coarse_dirs: Vec<(f64, f64)>,
+    fine_dirs: Vec<(f64, f64)>,
+}
+
+/// Rays of the coarse and of the fine search.
+const COARSE_RAYS: usize = 16;
+const FINE_RAYS: usize = 48;
+
+/// Finds the catheter on a Cartesian frame (convenience form of [`find_catheter_with`]).
 pub fn find_catheter(img: &CartImage, mm_per_px: f64, params: &CatheterParams) -> Catheter {
+    find_catheter_with(img, mm_per_px, params, &mut CatheterWorkspace::default())
+}
+
+/// Finds the catheter on a Cartesian frame. Falls back to the image centre (with
+/// `found = false`) when no ring stands out. Allocates nothing once `ws` has seen a frame of
+/// this size.
+///
+/// Search: a coarse grid on a copy box-downsampled to pixels of about 0.05 mm (so the window
+/// costs little), then refinements at full resolution down to a quarter pixel.
+pub fn find_catheter_with(
+    img: &CartImage,
+    mm_per_px: f64,
+    params: &CatheterParams,
+    ws: &mut CatheterWorkspace,
+) -> Catheter {
     let (h, w) = img.shape();
     let c0 = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
     let fallback = Catheter { center_col: c0.0, center_row: c0.1, radius_mm: params.min_radius_mm, found: false };
@@ -113,34 +138,35 @@ pub fn find_catheter(img: &CartImage, mm_per_px: f64, params: &CatheterParams) -
     let half = params.search_fraction * (h.min(w) as f64);
     // Coarse: downsample so that a pixel is at most ~0.05 mm... but at least by 1.
     let f = ((0.05 / mm_per_px).floor() as usize).clamp(1, 8);
-    let coarse_img;
+    fill_dirs(&mut ws.coarse_dirs, COARSE_RAYS);
+    fill_dirs(&mut ws.fine_dirs, FINE_RAYS);
     let (cimg, cmm) = if f > 1 {
-        coarse_img = downsample(img, f);
-        (&coarse_img, mm_per_px * f as f64)
+        downsample_into(img, f, &mut ws.coarse);
+        (&ws.coarse, mm_per_px * f as f64)
     } else {
         (img, mm_per_px)
     };
+    let prof = &mut ws.prof;
     let to_coarse = |v: f64| (v + 0.5) / f as f64 - 0.5;
     let from_coarse = |v: f64| (v + 0.5) * f as f64 - 0.5;
-    let coarse = Scorer::new(cmm, params, 16, 0.04);
+    let coarse = Scorer::new(cmm, params, &ws.coarse_dirs, 0.04);
     let step = (params.min_radius_mm / cmm / 2.0).max(1.0);
     let (ccx, ccy) = (to_coarse(c0.0), to_coarse(c0.1));
     let n = ((half / f as f64) / step).ceil() as i64;
     let mut best = (f32::NEG_INFINITY, (ccx, ccy));
-    let mut prof = Vec::new();
     for i in -n..=n {
         for j in -n..=n {
             let (cx, cy) = (ccx + i as f64 * step, ccy + j as f64 * step);
-            let sc = coarse.score(cimg, cx, cy, &mut prof).0;
+            let sc = coarse.score(cimg, cx, cy, prof).0;
             if sc > best.0 {
                 best = (sc, (cx, cy));
             }
         }
     }
     // Fine: full resolution, shrinking windows.
-    let fine = Scorer::new(mm_per_px, params, 48, 0.01);
+    let fine = Scorer::new(mm_per_px, params, &ws.fine_dirs, 0.01);
     let mut centre = (from_coarse(best.1.0), from_coarse(best.1.1));
-    let mut best_fine = fine.score(img, centre.0, centre.1, &mut prof);
+    let mut best_fine = fine.score(img, centre.0, centre.1, prof);
     let mut step = (step * f as f64 / 2.0).max(0.5);
     let mut radius = step * 2.0;
     while step >= 0.24 {
@@ -152,7 +178,7 @@ pub fn find_catheter(img: &CartImage, mm_per_px: f64, params: &CatheterParams) -
                 if (cx - c0.0).abs() > half || (cy - c0.1).abs() > half {
                     continue;
                 }
-                let sc = fine.score(img, cx, cy, &mut prof);
+                let sc = fine.score(img, cx, cy, prof);
                 if sc.0 > best_fine.0 {
                     best_fine = sc;
                     centre = (cx, cy);
@@ -163,7 +189,7 @@ pub fn find_catheter(img: &CartImage, mm_per_px: f64, params: &CatheterParams) -
         radius = step * 2.0;
     }
     let (rise, k) = best_fine;
-    fine.profile(img, centre.0, centre.1, &mut prof);
+    fine.profile(img, centre.0, centre.1, prof);
     let max_p = prof.iter().copied().fold(0.0f32, f32::max);
     let found = rise.is_finite() && max_p > 0.0 && rise > 0.15 * max_p;
     if !found {
@@ -172,9 +198,20 @@ pub fn find_catheter(img: &CartImage, mm_per_px: f64, params: &CatheterParams) -
     Catheter { center_col: centre.0, center_row: centre.1, radius_mm: k as f64 * fine.step_mm, found: true }
 }
 
+/// Unit directions of `rays` evenly spaced rays (computed once per workspace).
+fn fill_dirs(dirs: &mut Vec<(f64, f64)>, rays: usize) {
+    if dirs.len() != rays {
+        dirs.clear();
+        dirs.extend((0..rays).map(|i| {
+            let a = i as f64 * std::f64::consts::TAU / rays as f64;
+            (a.cos(), a.sin())
+        }));
+    }
+}
+
 /// Ring-sharpness score of candidate centres at one resolution.
-struct Scorer {
-    dirs: Vec<(f64, f64)>,
+struct Scorer<'a> {
+    dirs: &'a [(f64, f64)],
     step_px: f64,
     step_mm: f64,
     n_r: usize,
@@ -183,14 +220,8 @@ struct Scorer {
     d: usize,
 }
 
-impl Scorer {
-    fn new(mm_per_px: f64, params: &CatheterParams, rays: usize, radial_step_mm: f64) -> Self {
-        let dirs = (0..rays)
-            .map(|i| {
-                let a = i as f64 * std::f64::consts::TAU / rays as f64;
-                (a.cos(), a.sin())
-            })
-            .collect();
+impl<'a> Scorer<'a> {
+    fn new(mm_per_px: f64, params: &CatheterParams, dirs: &'a [(f64, f64)], radial_step_mm: f64) -> Self {
         let step_px = (radial_step_mm / mm_per_px).max(0.5);
         let step_mm = step_px * mm_per_px;
         let n_r = ((params.max_radius_mm + 0.15) / step_mm).ceil() as usize + 2;
@@ -205,7 +236,7 @@ impl Scorer {
         // Only radii that the rise test can look at are sampled.
         let from = self.k_lo.saturating_sub(self.d);
         prof[..from].fill(0.0);
-        radial_profile(img, cx, cy, self.step_px, from, self.n_r, &self.dirs, prof);
+        radial_profile(img, cx, cy, self.step_px, from, self.n_r, self.dirs, prof);
     }
 
     fn score(&self, img: &CartImage, cx: f64, cy: f64, prof: &mut Vec<f32>) -> (f32, usize) {
@@ -214,11 +245,12 @@ impl Scorer {
     }
 }
 
-/// Box-downsamples by an integer factor (partial blocks at the edges are dropped).
-fn downsample(img: &CartImage, f: usize) -> CartImage {
+/// Box-downsamples by an integer factor into `out` (partial blocks at the edges are dropped).
+fn downsample_into(img: &CartImage, f: usize, out: &mut CartImage) {
     let (h, w) = img.shape();
     let (hh, ww) = (h / f, w / f);
-    let mut out = CartImage::zeros(hh.max(1), ww.max(1));
+    out.resize(hh.max(1), ww.max(1));
+    out.fill(0.0);
     let norm = 1.0 / (f * f) as f32;
     for r in 0..hh {
         for c in 0..ww {
@@ -229,7 +261,6 @@ fn downsample(img: &CartImage, f: usize) -> CartImage {
             *out.get_mut(r, c) = acc * norm;
         }
     }
-    out
 }
 
 /// The angular-median profile of a polar frame: for every sample `0..=max_sample` (clamped to

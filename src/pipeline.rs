@@ -3,10 +3,13 @@
 //! and scratch buffers and processes one frame at a time; [`process_batch`] runs many frames in
 //! parallel with one pipeline per worker, giving identical results for any thread count.
 
-use crate::catheter::{CatheterParams, angular_median_profile, find_catheter, ringdown_end_sample, suppress_ringdown};
+use crate::catheter::{
+    CatheterParams, CatheterWorkspace, angular_median_profile, find_catheter_with, ringdown_end_sample,
+    suppress_ringdown,
+};
 use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
-use crate::filter::{SpeckleFilter, SpeckleWorkspace, speckle_into};
+use crate::filter::{SpeckleFilter, SpeckleWorkspace, SradParams, speckle_into};
 use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point, relative_angle_deg};
 use crate::guidewire::{ShadowKind, ShadowWorkspace, WireParams, best_wire, detect_shadows};
 use crate::plane::{CartImage, PolarImage};
@@ -45,7 +48,8 @@ pub struct PipelineConfig {
     pub wire: WireParams,
     /// Border search settings.
     pub segment: SegmentParams,
-    /// Speckle filter applied to the polar frame before the border search.
+    /// Speckle filter applied to the polar frame before the border search (default: SRAD,
+    /// 15 iterations, serial within the frame).
     pub speckle: SpeckleFilter,
 }
 
@@ -58,7 +62,9 @@ impl Default for PipelineConfig {
             catheter: CatheterParams::default(),
             wire: WireParams::default(),
             segment: SegmentParams::default(),
-            speckle: SpeckleFilter::default(),
+            // Serial SRAD: frames are already processed in parallel by `process_batch`, and a
+            // nested parallel filter would only add scheduling overhead (and allocations).
+            speckle: SpeckleFilter::Srad(SradParams::default().with_parallel(false)),
         }
     }
 }
@@ -141,6 +147,7 @@ pub fn polar_display_geometry(g: &PolarGeometry) -> (usize, CartGeometry) {
 pub struct Pipeline {
     config: PipelineConfig,
     sampler: Option<PolarSampler>,
+    catheter_ws: CatheterWorkspace,
     polar: PolarImage,
     filtered: PolarImage,
     speckle_ws: SpeckleWorkspace,
@@ -161,6 +168,7 @@ impl Pipeline {
         Ok(Self {
             config,
             sampler: None,
+            catheter_ws: CatheterWorkspace::default(),
             polar: PolarImage::default(),
             filtered: PolarImage::default(),
             speckle_ws: SpeckleWorkspace::new(),
@@ -226,7 +234,7 @@ impl Pipeline {
                 let (cx, cy, found_r_mm) = match self.config.center_px {
                     Some([c, r]) => (c, r, None),
                     None => {
-                        let cat = find_catheter(frame, mm_per_px, &self.config.catheter);
+                        let cat = find_catheter_with(frame, mm_per_px, &self.config.catheter, &mut self.catheter_ws);
                         if !cat.found {
                             quality.flag(QualityFlag::CatheterNotFound);
                         }
@@ -314,8 +322,8 @@ impl Pipeline {
         if lc < LOW_CONTRAST_SD || vc < LOW_CONTRAST_SD {
             quality.flag(QualityFlag::LowContrast);
         }
-        let lumen = lumen_c.as_ref().and_then(region_result);
-        let vessel = vessel_c.as_ref().and_then(region_result);
+        let lumen = lumen_c.and_then(region_result);
+        let vessel = vessel_c.and_then(region_result);
         if lumen.is_none() {
             quality.flag(QualityFlag::NoLumenFound);
         }
@@ -331,9 +339,9 @@ impl Pipeline {
         let guidewire = wire.map(|w| {
             let a = w.angle_deg.to_radians();
             let center = [w.radius_mm * a.cos(), w.radius_mm * a.sin()];
-            let (rel, inside, dist) = match (&lumen, &lumen_c) {
-                (Some(l), Some(c)) => {
-                    let d = c.signed_distance_mm(center);
+            let (rel, inside, dist) = match &lumen {
+                Some(l) => {
+                    let d = l.contour_mm.signed_distance_mm(center);
                     (
                         Some(round4(relative_angle_deg(l.centroid_angle_deg, w.angle_deg))),
                         Some(d < 0.0),
@@ -423,24 +431,26 @@ fn contour_from_path(path: &[usize], geom: &PolarGeometry) -> Option<Contour> {
     Some(c)
 }
 
-fn region_result(c: &Contour) -> Option<RegionResult> {
+fn region_result(c: Contour) -> Option<RegionResult> {
     let area = c.area_mm2();
     if !(area > 0.0) {
         return None;
     }
     let centroid = c.centroid_mm()?;
     let d = c.diameters()?;
+    let eq_diameter = c.area_equivalent_diameter_mm();
+    let encloses_catheter = c.contains([0.0, 0.0]);
     Some(RegionResult {
-        contour_mm: c.clone(),
+        contour_mm: c,
         area_mm2: round4(area),
         centroid_mm: [round4(centroid[0]), round4(centroid[1])],
         centroid_angle_deg: round4(angle_deg_of_point(centroid)),
         min_diameter_mm: round4(d.min_mm),
         max_diameter_mm: round4(d.max_mm),
         mean_diameter_mm: round4(d.mean_mm),
-        area_equivalent_diameter_mm: round4(c.area_equivalent_diameter_mm()),
+        area_equivalent_diameter_mm: round4(eq_diameter),
         eccentricity: round4(if d.max_mm > 0.0 { (d.max_mm - d.min_mm) / d.max_mm } else { 0.0 }),
-        encloses_catheter: c.contains([0.0, 0.0]),
+        encloses_catheter,
     })
 }
 

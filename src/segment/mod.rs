@@ -114,6 +114,8 @@ pub struct SegmentWorkspace {
     hi: Vec<usize>,
     hist: Vec<u32>,
     scratch: Vec<f32>,
+    l_try: Vec<usize>,
+    v_try: Vec<usize>,
     path: PathWorkspace,
     /// Result of the last call.
     pub borders: PolarBorders,
@@ -245,8 +247,8 @@ pub fn segment_borders(
     let mut lumen = std::mem::take(&mut ws.borders.lumen);
     let mut vessel = std::mem::take(&mut ws.borders.vessel);
     let mut best_total = f32::INFINITY;
-    let mut l_try = Vec::new();
-    let mut v_try = Vec::new();
+    let mut l_try = std::mem::take(&mut ws.l_try);
+    let mut v_try = std::mem::take(&mut ws.v_try);
     lumen.clear();
     vessel.clear();
     for lumen_first in [true, false] {
@@ -293,6 +295,8 @@ pub fn segment_borders(
             vessel.clone_from(&v_try);
         }
     }
+    ws.l_try = l_try;
+    ws.v_try = v_try;
     // 5. Contrast figures, region against region in units of the speckle spread: the whole
     //    interior against a band just outside the lumen; media against adventitia at the EEM.
     //    Unlike the border costs (which the search maximised, so even pure noise scores), wide
