@@ -3,23 +3,25 @@
 //! A guidewire is a metal cylinder: its near surface returns a very bright, narrow echo and
 //! everything behind it is lost in an acoustic shadow over the A-lines its cross-section
 //! covers. Calcium also casts a shadow, but behind a wider arc. The detector follows the
-//! template described for IVUS guidewire detection (a band of A-lines with a strong near-field
-//! peak followed by low mean intensity, flanked by normal lines; see e.g. S. Balocco et al.,
-//! "Combining growcut and temporal correlation for IVUS lumen segmentation", and the
-//! shadow-based wire detection of A. Gatta et al., "Fast rigid registration of vascular
-//! structures in IVUS sequences", IEEE TITB 13(6):1006–1011, 2009), made adaptive:
+//! classic description of the guidewire artefact (a band of A-lines with a strong near-field
+//! echo followed by a shadow, flanked by normal lines; G. S. Mintz et al., ACC expert consensus
+//! on IVUS, JACC 37(5):1478–1492, 2001, section on artefacts), made adaptive to each frame:
 //!
-//! 1. For every line, the brightest echo `p(l)` beyond the ring-down.
-//! 2. Its *shadow depth*: how much darker the line is over a window behind `p(l)` than the
-//!    angular-median profile over the same depths, in units of the frame's intensity spread
-//!    (so gain and dynamic range cancel out).
-//! 3. Runs of consecutive shadowed lines (wrapping across line 0) are candidates. A run whose
-//!    angular width matches the width a wire of radius `wire_radius_mm` subtends at the echo
-//!    depth (plus beam blur) is a wire; a wider run is other shadow (calcium).
+//! 1. For every line, the leading echo `p(l)`: the first sample reaching 70 % of the line's
+//!    brightest, refined to the local maximum just after it.
+//! 2. Its *shadow depth*: over a window behind `p(l)` (after a gap that skips the wire's own
+//!    reverberations), the fraction of the usual signal (angular-median profile above the
+//!    frame's floor) that is missing, taken at the least-dark fifth of the window and only at
+//!    depths where tissue is normally visible. Gain and dynamic range cancel out, and a line
+//!    with blood behind a blurred echo brightens again at the lumen wall and is not counted.
+//! 3. Runs of shadowed lines (wrapping across line 0, grown by hysteresis). A run whose core is
+//!    as wide as a wire of radius `wire_radius_mm` at the echo depth, behind a prominent echo,
+//!    is a wire; a wider run is other shadow (calcium) unless its width places a wire outside
+//!    the sheath nearer than the echo found (near-surface echo lost in the ring-down).
 //!
 //! The wire centre is placed `wire_radius_mm` behind the leading echo, at the shadow-weighted
-//! circular mean angle of the run. Differences from the cited template: no temporal
-//! correlation (single frame), and the width test uses the physical wire size.
+//! circular mean angle of the run. Differences from the literature template: single frame (no
+//! temporal consistency), and the width test uses the physical wire size.
 
 use crate::catheter::angular_median_profile;
 use crate::geometry::PolarGeometry;
@@ -132,8 +134,6 @@ pub struct ShadowWorkspace {
     pub prom: Vec<f32>,
     /// Per line: whether it is in a shadow (any kind).
     pub shadowed: Vec<bool>,
-    /// Per line: whether it is in a wire shadow.
-    pub wire_line: Vec<bool>,
     /// Per line: whether border search should ignore it (shadows, plus the lines on either side
     /// of a wire that its blurred echo reaches).
     pub bridge: Vec<bool>,
@@ -144,7 +144,7 @@ pub struct ShadowWorkspace {
 
 /// Detects shadowed A-line runs and classifies them. `start` is the first sample beyond the
 /// ring-down; `spread` is the frame's intensity spread (e.g. p95 − p5) used to normalise.
-/// Results are left in `ws.shadowed`, `ws.wire_line` and `ws.runs`.
+/// Results are left in `ws.shadowed`, `ws.bridge` and `ws.runs`.
 ///
 /// `catheter_radius_mm` bounds where a wire centre can physically be (outside the sheath).
 pub fn detect_shadows(
@@ -159,8 +159,6 @@ pub fn detect_shadows(
     let (n, ns) = polar.shape();
     ws.shadowed.clear();
     ws.shadowed.resize(n, false);
-    ws.wire_line.clear();
-    ws.wire_line.resize(n, false);
     ws.bridge.clear();
     ws.bridge.resize(n, false);
     ws.runs.clear();
@@ -336,14 +334,6 @@ pub fn detect_shadows(
             echo_prominence: sp / len as f64,
             center_line,
         });
-    }
-    for run in &ws.runs {
-        for j in 0..run.n_lines {
-            let l = (run.first_line + j) % n;
-            if run.kind == ShadowKind::Wire {
-                ws.wire_line[l] = true;
-            }
-        }
     }
     // Lines flagged shadowed but in runs too narrow to classify are not treated as shadow.
     ws.shadowed.fill(false);

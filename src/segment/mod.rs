@@ -4,14 +4,15 @@
 //! Costs are built from the (speckle-filtered) polar frame after normalising intensities by
 //! per-frame percentiles, so gain and dynamic range do not matter:
 //!
-//! * **Lumen** (blood / plaque border, or the border of the plaque-filled original lumen): a
-//!   region term plus an edge term. The region term is the one-dimensional Chan–Vese energy
-//!   along each A-line: `Σ_{u<s} (J(u) − T)` for a border at `s`, where `T` is an Otsu
-//!   threshold of the frame's intensities between ring-down and imaging depth; it pulls the
-//!   border out over dark (blood-like) samples and back from bright tissue. The edge term
-//!   rewards a dark-to-bright step. (T. F. Chan, L. A. Vese, "Active contours without edges",
-//!   IEEE TIP 10(2):266–277, 2001; N. Otsu, "A threshold selection method from gray-level
-//!   histograms", IEEE SMC 9(1):62–66, 1979.)
+//! * **Lumen** (blood / plaque border, or the border of the plaque-filled original lumen): for a
+//!   border at sample `s`, the interior `[start, s)` must be homogeneous and darker than a
+//!   window just outside. The cost is `−(mean_out − mean_in − σ/√n_in − w_h·max(0, sd_in − σ))`
+//!   minus a weighted local edge, where `σ` is the frame's speckle standard deviation (median of
+//!   short-window SDs), so a short interior proves little and an interior that varies more than
+//!   speckle is penalised. This is the two-region (piecewise-constant) model of Chan & Vese
+//!   reduced to one A-line with a local outside region (T. F. Chan, L. A. Vese, "Active contours
+//!   without edges", IEEE TIP 10(2):266–277, 2001). It replaced a global-threshold region term
+//!   (Otsu), which failed whenever plaque and perivascular tissue overlapped in intensity.
 //! * **Vessel** (EEM = media–adventitia border): the dark media band followed by bright
 //!   adventitia, i.e. a dark-to-bright step preceded by a bright-to-dark step, searched at least
 //!   `min_wall_mm` outside the lumen border on every line (lumen inside vessel by construction).
@@ -82,8 +83,6 @@ pub struct FrameStats {
     pub p5: f32,
     /// 95th percentile of the analysed annulus.
     pub p95: f32,
-    /// Otsu threshold between dark (blood, media, shadow) and bright (tissue), normalised 0–1.
-    pub otsu: f32,
 }
 
 /// Borders found, as one sample index per line (sample of the first pixel *outside*).
@@ -166,7 +165,7 @@ pub fn segment_borders(
     let (p5, p95) = percentiles(polar, start, end, shadowed, &mut ws.hist);
     if !(p95 - p5 >= MIN_SPREAD) {
         // A flat frame (blank, saturated, or a constant test pattern): nothing to segment.
-        ws.stats = FrameStats { p5, p95, otsu: 0.5 };
+        ws.stats = FrameStats { p5, p95 };
         ws.borders.lumen_contrast = 0.0;
         ws.borders.vessel_contrast = 0.0;
         return;
@@ -176,8 +175,7 @@ pub fn segment_borders(
     for (o, &v) in ws.norm.as_mut_slice().iter_mut().zip(polar.as_slice()) {
         *o = (v - p5) / spread;
     }
-    let otsu = otsu_threshold(&ws.norm, start, end, shadowed, &mut ws.hist);
-    ws.stats = FrameStats { p5, p95, otsu };
+    ws.stats = FrameStats { p5, p95 };
     // 2. Prefix sums along each line: prefix(l, s) = Σ_{u<s} J(l, u).
     ws.prefix.resize(n, ns + 1);
     ws.prefix2.resize(n, ns + 1);
@@ -376,47 +374,6 @@ pub fn percentiles(polar: &PolarImage, start: usize, end: usize, shadowed: &[boo
         hi
     };
     (q(0.05), q(0.95))
-}
-
-/// Otsu threshold of the normalised annulus, in normalised units.
-fn otsu_threshold(norm: &Plane<f32>, start: usize, end: usize, shadowed: &[bool], hist: &mut Vec<u32>) -> f32 {
-    hist.clear();
-    hist.resize(HIST_BINS, 0);
-    // Histogram over [-0.25, 1.25].
-    let (lo, hi) = (-0.25f32, 1.25f32);
-    let scale = HIST_BINS as f32 / (hi - lo);
-    let mut total = 0u64;
-    for l in 0..norm.rows() {
-        if shadowed.get(l).copied().unwrap_or(false) {
-            continue;
-        }
-        for &v in &norm.row(l)[start..end] {
-            let b = (((v - lo) * scale) as isize).clamp(0, HIST_BINS as isize - 1) as usize;
-            hist[b] += 1;
-            total += 1;
-        }
-    }
-    if total == 0 {
-        return 0.5;
-    }
-    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
-    let (mut w0, mut sum0, mut best, mut best_t) = (0.0f64, 0.0f64, -1.0f64, HIST_BINS / 2);
-    for (t, &c) in hist.iter().enumerate() {
-        w0 += c as f64;
-        sum0 += t as f64 * c as f64;
-        let w1 = total as f64 - w0;
-        if w0 == 0.0 || w1 == 0.0 {
-            continue;
-        }
-        let m0 = sum0 / w0;
-        let m1 = (sum_all - sum0) / w1;
-        let between = w0 * w1 * (m0 - m1) * (m0 - m1);
-        if between > best {
-            best = between;
-            best_t = t;
-        }
-    }
-    lo + (best_t as f32 + 1.0) / scale
 }
 
 /// Typical speckle spread: median over the annulus of the standard deviation in windows of
