@@ -11,8 +11,9 @@
 //! * `kind: "rf"`: radio-frequency A-lines. Each line is turned into its envelope with the
 //!   analytic signal (Hilbert transform by FFT: keep DC and Nyquist, double the positive
 //!   frequencies, zero the negative ones, inverse FFT, magnitude) [1], then log-compressed:
-//!   `255 * (1 + 20 log10(env / env_max) / dynamic_range_db)`, clamped to 0–255, where `env_max`
-//!   is the frame's largest envelope value. The FFT plans are built once per file. The result
+//!   `255 * (1 + 20 log10(env / env_ref) / dynamic_range_db)`, clamped to 0–255, where `env_ref`
+//!   is the sidecar's `reference_level`, or else the frame's largest envelope value (then the
+//!   brightness may change from frame to frame). The FFT plans are built once per file. The result
 //!   goes through the normal polar pipeline.
 //!
 //! Depth: `depth_mm`, or from `sampling_rate_mhz` and `speed_of_sound_m_per_s` (default 1540):
@@ -118,6 +119,10 @@ pub struct RawSidecar {
     /// RF only: log-compression dynamic range, dB (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_range_db: Option<f64>,
+    /// RF only: envelope amplitude shown as grey level 255 (default: each frame's largest
+    /// envelope value). A fixed level keeps the brightness of a pullback constant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_level: Option<f64>,
     /// Pullback speed, mm/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pullback_mm_per_s: Option<f64>,
@@ -216,9 +221,10 @@ impl RfEnvelope {
         }
     }
 
-    /// Log compression in place (see the module doc).
-    pub fn log_compress(&self, env: &mut [f32]) {
-        let max = env.iter().copied().fold(0.0f32, f32::max);
+    /// Log compression in place (see the module doc); `reference`: the envelope shown as 255
+    /// (`None`: the largest value of `env`).
+    pub fn log_compress(&self, env: &mut [f32], reference: Option<f32>) {
+        let max = reference.unwrap_or_else(|| env.iter().copied().fold(0.0f32, f32::max));
         if max <= 0.0 || !max.is_finite() {
             env.fill(0.0);
             return;
@@ -415,7 +421,7 @@ impl FrameSource for RawSource {
         match &mut self.rf {
             Some(rf) => {
                 rf.envelope_into(&self.samples_f32, dst);
-                rf.log_compress(dst);
+                rf.log_compress(dst, self.side.reference_level.map(|v| v as f32));
             }
             None => {
                 let scale = if self.side.dtype == RawDtype::U16 { 255.0 / 65535.0 } else { 1.0 };
