@@ -16,6 +16,7 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{FrameResult, GuidewireResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::{SegmentParams, SegmentWorkspace, percentiles, segment_borders};
+use crate::timing::{SharedStageTimes, Stage, StageClock, StageTimes};
 
 /// How a frame's pixels map to millimetres.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -156,6 +157,7 @@ pub struct Pipeline {
     scratch: Vec<f32>,
     profile: Vec<f32>,
     hist: Vec<u32>,
+    timing: StageTimes,
 }
 
 impl Pipeline {
@@ -177,6 +179,7 @@ impl Pipeline {
             scratch: Vec::new(),
             profile: Vec::new(),
             hist: Vec::new(),
+            timing: StageTimes::default(),
         })
     }
 
@@ -205,6 +208,17 @@ impl Pipeline {
         &self.shadows
     }
 
+    /// Wall-clock time per stage accumulated over the frames processed since creation (or
+    /// the last [`Pipeline::reset_stage_times`]). See [`crate::timing`].
+    pub fn stage_times(&self) -> &StageTimes {
+        &self.timing
+    }
+
+    /// Clears the per-stage timers.
+    pub fn reset_stage_times(&mut self) {
+        self.timing = StageTimes::default();
+    }
+
     /// Analyses one frame. `index` and `source` are copied into the result.
     ///
     /// # Errors
@@ -219,6 +233,7 @@ impl Pipeline {
         index: usize,
         source: &str,
     ) -> Result<FrameResult, Error> {
+        let mut clk = StageClock::start();
         let (rows, cols) = frame.shape();
         if frame.as_slice().iter().any(|v| !v.is_finite()) {
             return Err(Error::param("pixels", "frame contains NaN or infinite values"));
@@ -241,6 +256,7 @@ impl Pipeline {
                         (cat.center_col, cat.center_row, Some(cat.radius_mm))
                     }
                 };
+                clk.lap(&mut self.timing, Stage::Catheter);
                 let geom = self.cartesian_polar_geometry(rows, cols, mm_per_px)?;
                 if self.sampler.as_ref().is_none_or(|s| s.geometry() != &geom) {
                     self.sampler = Some(PolarSampler::new(geom, mm_per_px)?);
@@ -270,6 +286,7 @@ impl Pipeline {
                 (g, cart, r_mm)
             }
         };
+        clk.lap(&mut self.timing, Stage::ScanConvert);
         let mmps = geom.mm_per_sample;
         let ns = geom.n_samples;
         // Ring-down end.
@@ -279,6 +296,7 @@ impl Pipeline {
             ringdown_end_sample(&self.polar, sheath, rd_max, &mut self.scratch, &mut self.profile).max(sheath + 1);
         let rd_to = rd_end;
         suppress_ringdown(&mut self.polar, &self.profile, sheath.saturating_sub(1), rd_to);
+        clk.lap(&mut self.timing, Stage::Ringdown);
         let start = rd_end;
         let end =
             ((self.config.segment.max_vessel_radius_mm.min(self.config.max_depth_mm) / mmps) as usize).min(ns - 1);
@@ -296,9 +314,12 @@ impl Pipeline {
             &mut self.shadows,
         );
         let wire = best_wire(&self.shadows, &geom);
+        clk.lap(&mut self.timing, Stage::Shadows);
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
+        clk.lap(&mut self.timing, Stage::Speckle);
         segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
+        clk.lap(&mut self.timing, Stage::Borders);
         let lumen_c = contour_from_path(&self.seg.borders.lumen, &geom);
         let vessel_c = contour_from_path(&self.seg.borders.vessel, &geom);
         quality.lumen_contrast = round4(self.seg.borders.lumen_contrast as f64);
@@ -360,7 +381,7 @@ impl Pipeline {
                 confidence: round4(w.confidence),
             }
         });
-        Ok(FrameResult {
+        let result = FrameResult {
             index,
             source: source.to_string(),
             mm_per_px: cart.mm_per_px,
@@ -371,7 +392,10 @@ impl Pipeline {
             plaque_burden,
             guidewire,
             quality,
-        })
+        };
+        clk.lap(&mut self.timing, Stage::Measurements);
+        self.timing.frames += 1;
+        Ok(result)
     }
 
     /// Polar geometry used to resample a Cartesian frame: one sample per pixel, out to
@@ -476,4 +500,30 @@ pub fn process_batch(config: &PipelineConfig, frames: &[BatchFrame]) -> Result<V
     use rayon::prelude::*;
     let proto = Pipeline::new(config.clone())?;
     Ok(frames.par_iter().map_init(|| proto.clone(), |p, f| p.process(&f.image, f.calib, f.index, &f.source)).collect())
+}
+
+/// [`process_batch`] that also adds every frame's per-stage wall-clock time into `times`
+/// (see [`crate::timing`]). Results are identical to [`process_batch`].
+///
+/// # Errors
+/// As [`process_batch`].
+pub fn process_batch_timed(
+    config: &PipelineConfig,
+    frames: &[BatchFrame],
+    times: &SharedStageTimes,
+) -> Result<Vec<Result<FrameResult, Error>>, Error> {
+    use rayon::prelude::*;
+    let proto = Pipeline::new(config.clone())?;
+    Ok(frames
+        .par_iter()
+        .map_init(
+            || proto.clone(),
+            |p, f| {
+                p.reset_stage_times();
+                let r = p.process(&f.image, f.calib, f.index, &f.source);
+                times.add(p.stage_times());
+                r
+            },
+        )
+        .collect())
 }
