@@ -406,6 +406,7 @@ mod tests {
                     confidence: 1.0,
                 }),
                 quality: Quality::default(),
+                catheter_position: crate::report::CatheterPosition::Intraluminal,
             },
             [-d[0], -d[1]],
         );

@@ -218,6 +218,7 @@ mod tests {
                 confidence: 0.8,
             }),
             quality: Quality::default(),
+            catheter_position: crate::report::CatheterPosition::Subintimal,
         }
     }
 

@@ -1,4 +1,7 @@
-//! The per-frame result and the `results.json` document (schema version 1).
+//! The per-frame result and the `results.json` document (schema version 2).
+//!
+//! Version 2 added `catheter_position` to each frame (the lumen's `encloses_catheter` may now
+//! be `false`: a true lumen beside a subintimal catheter).
 //!
 //! Field names carry their units. Coordinates and angles follow [`crate::geometry`].
 //! Fields may be added in later versions; existing ones are never renamed.
@@ -7,7 +10,7 @@ use crate::contour::Contour;
 use serde::{Deserialize, Serialize};
 
 /// Version of the `results.json` schema written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole `results.json` document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +80,9 @@ pub struct FrameResult {
     pub guidewire: Option<GuidewireResult>,
     /// Quality flags and figures.
     pub quality: Quality,
+    /// Where the catheter lies relative to the true lumen (`unknown` without a lumen).
+    #[serde(default)]
+    pub catheter_position: CatheterPosition,
 }
 
 /// A segmented region (lumen or vessel) with its measurements.
@@ -100,7 +106,8 @@ pub struct RegionResult {
     pub area_equivalent_diameter_mm: f64,
     /// `(max − min) / max` diameter (ACC consensus definition), 0 = circular.
     pub eccentricity: f64,
-    /// Whether the region contains the catheter centre.
+    /// Whether the region contains the catheter centre. For the lumen, `false` means a true
+    /// lumen beside the catheter (subintimal catheter position).
     pub encloses_catheter: bool,
 }
 
@@ -124,6 +131,26 @@ pub struct GuidewireResult {
     pub shadow_width_deg: f64,
     /// Detection strength: shadow depth times echo contrast, 0–1 (higher = surer).
     pub confidence: f64,
+}
+
+/// Where the IVUS catheter lies relative to the true lumen.
+///
+/// * `intraluminal`: inside a patent (blood-filled) true lumen;
+/// * `intraplaque`: inside an occluded (plaque-filled) true lumen, the lumen encloses the catheter;
+/// * `subintimal`: between intima and media, the true lumen lies beside the catheter;
+/// * `unknown`: no lumen was found or the evidence does not decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatheterPosition {
+    /// Inside a patent (blood-filled) true lumen.
+    Intraluminal,
+    /// Inside an occluded (plaque-filled) true lumen.
+    Intraplaque,
+    /// In the vessel wall between intima and media; the true lumen lies beside the catheter.
+    Subintimal,
+    /// Not determined.
+    #[default]
+    Unknown,
 }
 
 /// Quality flags attached to a frame.
