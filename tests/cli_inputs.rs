@@ -3,9 +3,9 @@
 //! input (issue 4 item 9): each case exits with its class's code, names the file (and frame),
 //! and leaves no results.json.
 
+mod common;
 #[path = "../tools/dicom_writer.rs"]
 mod dicom_writer;
-mod common;
 
 use common::{Run, run};
 use serde_json::Value;
@@ -75,7 +75,17 @@ fn timing_from_the_file_and_overrides() {
     assert_eq!(tm["pullback_source"]["detail"], "IVUSPullbackRate");
     assert_eq!(tm["frame_times_s"].as_array().unwrap().len(), 4);
     let out = t.path().join("b");
-    let r = run(&[&"analyze", &dcm, &"--out", &out, &"--no-overlays", &"--pullback-mm-per-s", &"1", &"--frame-rate-hz", &"10"]);
+    let r = run(&[
+        &"analyze",
+        &dcm,
+        &"--out",
+        &out,
+        &"--no-overlays",
+        &"--pullback-mm-per-s",
+        &"1",
+        &"--frame-rate-hz",
+        &"10",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let tm = &results(&out)["input"]["timing"];
     assert_eq!(tm["pullback_mm_per_s"], 1.0);
@@ -124,7 +134,8 @@ fn studies_index_skip_done_shard_and_manifest() {
     std::fs::create_dir(&m).unwrap();
     std::fs::copy(f.join("pullback.tif"), m.join("p.tif")).unwrap();
     std::fs::copy(f.join("dicom/mono_explicit.dcm"), m.join("d.dcm")).unwrap();
-    std::fs::write(m.join("study.csv"), "path,name,mm_per_px,pullback_mm_per_s\np.tif,tif,0.04,0.5\nd.dcm,,,\n").unwrap();
+    std::fs::write(m.join("study.csv"), "path,name,mm_per_px,pullback_mm_per_s\np.tif,tif,0.04,0.5\nd.dcm,,,\n")
+        .unwrap();
     let out = t.path().join("mout");
     let r = run(&[&"analyze", &"--manifest", &m.join("study.csv"), &"--out", &out, &"--no-overlays"]);
     assert_eq!(r.code, 0, "{}", r.stderr);

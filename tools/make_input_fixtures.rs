@@ -84,8 +84,12 @@ fn small(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let polar: Vec<Vec<u8>> =
         ph.iter().map(|p| p.polar.as_slice().iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect()).collect();
     for (k, (g, pl)) in gray.iter().zip(&polar).enumerate() {
-        image::GrayImage::from_raw(SIDE as u32, SIDE as u32, g.clone()).ok_or("size")?.save(dir.join(format!("truth/frame_{k}.png")))?;
-        image::GrayImage::from_raw(256, 256, pl.clone()).ok_or("size")?.save(dir.join(format!("truth/polar_{k}.png")))?;
+        image::GrayImage::from_raw(SIDE as u32, SIDE as u32, g.clone())
+            .ok_or("size")?
+            .save(dir.join(format!("truth/frame_{k}.png")))?;
+        image::GrayImage::from_raw(256, 256, pl.clone())
+            .ok_or("size")?
+            .save(dir.join(format!("truth/polar_{k}.png")))?;
     }
     let mm_per_px = FOV_MM / SIDE as f64;
     let mut expected = serde_json::Map::new();
@@ -169,23 +173,29 @@ fn small(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     expected.insert("rgb_planar_explicit.dcm".into(), exp_color(0.0));
     let ybr: Vec<Vec<u8>> = rgb
         .iter()
-        .map(|f| f.chunks_exact(3).flat_map(|p| ybr_of_rgb(f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))).collect())
+        .map(|f| {
+            f.chunks_exact(3).flat_map(|p| ybr_of_rgb(f64::from(p[0]), f64::from(p[1]), f64::from(p[2]))).collect()
+        })
         .collect();
     dicom_writer::write_native(&dir.join("dicom/ybr_full_explicit.dcm"), &color("YBR_FULL", EXPLICIT_LE), |i| {
         ybr[i].clone()
     })?;
     expected.insert("ybr_full_explicit.dcm".into(), exp_color(2.0));
-    dicom_writer::write_native(&dir.join("dicom/ybr_full_422_explicit.dcm"), &color("YBR_FULL_422", EXPLICIT_LE), |i| {
-        // Y1 Y2 Cb Cr per horizontal pair; chroma averaged over the pair.
-        ybr[i]
-            .chunks_exact(6)
-            .flat_map(|p| {
-                let cb = ((u16::from(p[1]) + u16::from(p[4]) + 1) / 2) as u8;
-                let cr = ((u16::from(p[2]) + u16::from(p[5]) + 1) / 2) as u8;
-                [p[0], p[3], cb, cr]
-            })
-            .collect()
-    })?;
+    dicom_writer::write_native(
+        &dir.join("dicom/ybr_full_422_explicit.dcm"),
+        &color("YBR_FULL_422", EXPLICIT_LE),
+        |i| {
+            // Y1 Y2 Cb Cr per horizontal pair; chroma averaged over the pair.
+            ybr[i]
+                .chunks_exact(6)
+                .flat_map(|p| {
+                    let cb = (u16::from(p[1]) + u16::from(p[4])).div_ceil(2) as u8;
+                    let cr = (u16::from(p[2]) + u16::from(p[5])).div_ceil(2) as u8;
+                    [p[0], p[3], cb, cr]
+                })
+                .collect()
+        },
+    )?;
     expected.insert("ybr_full_422_explicit.dcm".into(), exp_color(4.0));
     let frags: Vec<Vec<u8>> = rgb
         .iter()
@@ -197,7 +207,12 @@ fn small(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     dicom_writer::write_encapsulated(&dir.join("dicom/rgb_rle.dcm"), &color("RGB", RLE), &frags, false)?;
     expected.insert("rgb_rle.dcm".into(), exp_color(0.0));
     let frags: Vec<Vec<u8>> = rgb.iter().map(|f| jpeg(f, 3, true)).collect::<Result<_, _>>()?;
-    dicom_writer::write_encapsulated(&dir.join("dicom/ybr422_jpeg.dcm"), &color("YBR_FULL_422", JPEG_BASELINE), &frags, true)?;
+    dicom_writer::write_encapsulated(
+        &dir.join("dicom/ybr422_jpeg.dcm"),
+        &color("YBR_FULL_422", JPEG_BASELINE),
+        &frags,
+        true,
+    )?;
     let mut e = exp_color(0.0);
     e.as_object_mut().ok_or("obj")?.remove("max_error");
     e["mean_error"] = json!(3.0);

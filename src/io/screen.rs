@@ -191,7 +191,7 @@ impl ScreenCaptureSource {
             }
         }
         let n = inner.len();
-        let k = n.min(FIELD_FRAMES).max(1);
+        let k = n.clamp(1, FIELD_FRAMES);
         let mut frames = Vec::with_capacity(k);
         for j in 0..k {
             let mut b = FrameBuf::default();
