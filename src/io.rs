@@ -410,6 +410,12 @@ pub struct Sidecar {
     /// Fixed catheter centre `[col, row]`, pixels.
     #[serde(default)]
     pub center_px: Option<[f64; 2]>,
+    /// Pullback speed, mm/s (pullback timing; see [`crate::pullback::Timing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pullback_mm_per_s: Option<f64>,
+    /// Frame rate, frames/s (pullback timing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
 }
 
 impl Sidecar {
@@ -426,6 +432,45 @@ impl Sidecar {
         };
         serde_json::from_str(&text).map(Some).map_err(|e| Error::Format { path, reason: e.to_string() })
     }
+}
+
+/// Pullback timing: `--fps` / `--pullback-mm-per-s` (given values win), else the `fps` /
+/// `pullback_mm_per_s` of the `calibration.json` next to the inputs, else the typical defaults
+/// ([`crate::pullback::DEFAULT_FPS`], [`crate::pullback::DEFAULT_PULLBACK_MM_PER_S`]).
+/// `origin` in the result says which values came from where.
+///
+/// # Errors
+/// [`Error::Io`] / [`Error::Format`] for an unreadable sidecar; [`Error::InvalidParam`] for
+/// invalid values.
+pub fn resolve_timing(
+    fps: Option<f64>,
+    pullback_mm_per_s: Option<f64>,
+    inputs: &[PathBuf],
+) -> Result<crate::pullback::Timing, Error> {
+    use crate::pullback::{DEFAULT_FPS, DEFAULT_PULLBACK_MM_PER_S, Timing};
+    let mut side: Option<(Sidecar, PathBuf)> = None;
+    if fps.is_none() || pullback_mm_per_s.is_none() {
+        let mut dirs: Vec<PathBuf> = inputs.iter().map(|p| sidecar_dir(p)).collect();
+        dirs.dedup();
+        for dir in dirs {
+            if let Some(s) = Sidecar::load_from_dir(&dir)? {
+                side = Some((s, dir.join(SIDECAR_NAME)));
+                break;
+            }
+        }
+    }
+    let pick = |cli: Option<f64>, file: Option<f64>, default: f64, name: &str| -> (f64, String) {
+        match (cli, file) {
+            (Some(v), _) => (v, format!("{name} from the command line")),
+            (None, Some(v)) => (v, format!("{name} from {}", side.as_ref().map_or(String::new(), |(_, p)| p.display().to_string()))),
+            (None, None) => (default, format!("{name} default (typical AnteOwl-class pullback)")),
+        }
+    };
+    let (f, fo) = pick(fps, side.as_ref().and_then(|(s, _)| s.fps), DEFAULT_FPS, "frame rate");
+    let (v, vo) = pick(pullback_mm_per_s, side.as_ref().and_then(|(s, _)| s.pullback_mm_per_s), DEFAULT_PULLBACK_MM_PER_S, "speed");
+    let t = Timing { fps: f, pullback_mm_per_s: v, frame_times_s: None, origin: format!("{fo}; {vo}") };
+    t.validate()?;
+    Ok(t)
 }
 
 /// Calibration given on the command line (or by a library caller); `None` = not given.

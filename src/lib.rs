@@ -42,3 +42,4 @@ pub mod eval;
 pub mod guidewire;
 pub mod metrics;
 pub mod segment;
+pub mod pullback;

@@ -77,6 +77,7 @@
 
 pub mod acoustic;
 pub mod dataset;
+pub mod pullback;
 mod rng;
 mod scene;
 pub mod shape;

@@ -9,6 +9,7 @@ use truelumen::Error;
 use truelumen::io::{self, FrameReader};
 use truelumen::output::RunOutput;
 use truelumen::pipeline::{self, BatchFrame};
+use truelumen::pullback::PullbackAnalyzer;
 use truelumen::report::{Results, SCHEMA_VERSION};
 
 /// Frames decoded and analysed per step (at least; grows with the thread count).
@@ -33,6 +34,11 @@ pub(crate) struct AnalyzeArgs {
     /// Do not print the summary line
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    /// Write an overlay image for every frame (the default; see --no-overlays)
+    #[arg(long, conflicts_with = "no_overlays")]
+    pub(crate) overlays: bool,
+    #[command(flatten)]
+    pub(crate) pullback: crate::pullback_args::PullbackArgs,
 }
 
 
@@ -51,6 +57,8 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
     let chunk = MIN_CHUNK_FRAMES.max(4 * pool.current_num_threads());
 
     let header = Results { schema_version: SCHEMA_VERSION, generator: generator(), frames: Vec::new() };
+    let timing = io::resolve_timing(a.pullback.fps, a.pullback.pullback_mm_per_s, &a.inputs)?;
+    let mut pullback = PullbackAnalyzer::new(a.pullback.config()?, config.clone(), resolved.calib)?;
     let mut out = RunOutput::create(&a.out, &header, !a.no_overlays)?;
     let (mut n_frames, mut n_lumen, mut n_wire) = (0usize, 0usize, 0usize);
 
@@ -81,8 +89,9 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
                 .zip(&overlay_paths)
                 .filter_map(|((f, r), p)| p.as_ref().map(|p| (f, r, p)))
                 .try_for_each(|(f, r, p)| write_overlay(p, &f.image, r, sampler.as_ref()))?;
-            for r in &ok {
-                out.push(r)?;
+            for (r, f) in ok.iter().zip(&batch) {
+                pullback.observe(r, &f.image);
+                out.push_with_balloon(r, pullback.balloon_for(r))?;
                 n_frames += 1;
                 n_lumen += usize::from(r.lumen.is_some());
                 n_wire += usize::from(r.guidewire.is_some());
@@ -90,6 +99,8 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
         }
     })?;
     out.finish()?;
+    let paths = reader.paths().to_vec();
+    pullback.finish(&timing, &generator(), |i| io::read_image(&paths[i]))?.write(&a.out)?;
 
     if !a.quiet {
         let secs = started.elapsed().as_secs_f64();

@@ -10,6 +10,8 @@ mod analyze;
 mod common;
 mod evaluate;
 mod frame;
+mod pullback_args;
+mod score;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Score a results.json against phantom truth files (TRUTH_DIR/<frame stem>.json)
     Evaluate(evaluate::EvaluateArgs),
+    /// J-BTK CTO score from its five items (points, grade A-D, published guidewire success)
+    Score(score::ScoreArgs),
 }
 
 
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Command::Frame(a) => frame::frame(a),
         Command::Simulate(a) => simulate::simulate(a),
         Command::Evaluate(a) => evaluate::evaluate(a),
+        Command::Score(a) => score::score(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,6 +97,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::parse_center;
 
     #[test]
     fn center_parsing() {
