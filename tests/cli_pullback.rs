@@ -5,7 +5,16 @@ use common::run;
 
 #[test]
 fn score_table_and_json() {
-    let r = run(&[&"score", &"--blunt-stump", &"--no-calcified-entry", &"--rvd-mm", &"2.0", &"--length-mm", &"200", &"--outflow"]);
+    let r = run(&[
+        &"score",
+        &"--blunt-stump",
+        &"--no-calcified-entry",
+        &"--rvd-mm",
+        &"2.0",
+        &"--length-mm",
+        &"200",
+        &"--outflow",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("score: A (1 points)"), "{}", r.stdout);
     assert!(r.stdout.contains("97.3 %") && r.stdout.contains("100 %"), "{}", r.stdout);

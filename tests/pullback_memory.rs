@@ -35,7 +35,8 @@ fn ten_thousand_frames_stay_small() {
     use truelumen::pipeline::{Calibration, Pipeline, PipelineConfig};
     use truelumen::pullback::{PullbackAnalyzer, PullbackConfig, Timing};
     let spec = truelumen::sim::pullback::PullbackSpec::default();
-    let (image, _) = truelumen::sim::pullback::simulate_frame(&spec, &mut truelumen::sim::Simulator::new(), 30).unwrap();
+    let (image, _) =
+        truelumen::sim::pullback::simulate_frame(&spec, &mut truelumen::sim::Simulator::new(), 30).unwrap();
     let calib = Calibration::Cartesian { mm_per_px: spec.frame.mm_per_px() };
     let mut p = Pipeline::new(PipelineConfig::default()).unwrap();
     let result = p.process(&image, calib, 0, "frame").unwrap();

@@ -60,7 +60,8 @@ impl BlockSignature {
                 }
             }
         }
-        let means = sums.iter().zip(&counts).map(|(s, &n)| if n > 0 { (*s / f64::from(n)) as f32 } else { 0.0 }).collect();
+        let means =
+            sums.iter().zip(&counts).map(|(s, &n)| if n > 0 { (*s / f64::from(n)) as f32 } else { 0.0 }).collect();
         Self { means }
     }
 
@@ -69,7 +70,8 @@ impl BlockSignature {
         if self.means.len() != other.means.len() || self.means.is_empty() {
             return 0.0;
         }
-        self.means.iter().zip(&other.means).map(|(a, b)| f64::from((a - b).abs())).sum::<f64>() / self.means.len() as f64
+        self.means.iter().zip(&other.means).map(|(a, b)| f64::from((a - b).abs())).sum::<f64>()
+            / self.means.len() as f64
     }
 }
 
@@ -97,7 +99,10 @@ pub fn gate(d: &[f64], fps: f64) -> Result<GatingResult, Error> {
     let n = d.len();
     let f_hi = BAND_HZ.1.min(0.45 * fps);
     if !(fps.is_finite() && f_hi > BAND_HZ.0) {
-        return Err(Error::param("gate", format!("a frame rate of {fps} frames/s is too low to see heart beats (needs > 1.7)")));
+        return Err(Error::param(
+            "gate",
+            format!("a frame rate of {fps} frames/s is too low to see heart beats (needs > 1.7)"),
+        ));
     }
     if (n as f64) < 3.0 * fps / BAND_HZ.0 {
         return Err(Error::param(

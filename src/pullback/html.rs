@@ -15,7 +15,9 @@ fn runs(xs: &[f64], ys: &[f64]) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (&x, &y) in xs.iter().zip(ys) {
         if y.is_finite() {
-            out.last_mut().map(|r| r.push((x, y)));
+            if let Some(r) = out.last_mut() {
+                r.push((x, y));
+            }
         } else if out.last().is_some_and(|r| !r.is_empty()) {
             out.push(Vec::new());
         }
@@ -28,7 +30,9 @@ fn runs(xs: &[f64], ys: &[f64]) -> Vec<Vec<(f64, f64)>> {
 fn plot(r: &PullbackReport, title: &str, y_desc: &str, series: &[(&str, Vec<f64>, RGBColor)]) -> Result<String, Error> {
     let pos = &r.positions_mm;
     let x1 = pos.last().copied().unwrap_or(1.0).max(1e-6);
-    let ymax = series.iter().flat_map(|(_, v, _)| v.iter().copied()).filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(0.5) * 1.6; // headroom: the legend sits above the data
+    let ymax =
+        series.iter().flat_map(|(_, v, _)| v.iter().copied()).filter(|v| v.is_finite()).fold(0.0f64, f64::max).max(0.5)
+            * 1.6; // headroom: the legend sits above the data
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (960, 300)).into_drawing_area();
@@ -52,7 +56,10 @@ fn plot(r: &PullbackReport, title: &str, y_desc: &str, series: &[(&str, Vec<f64>
             .draw()
             .map_err(plot_err)?;
         if let Some(l) = &r.summary.lesion {
-            let (a, b) = (l.start_mm - 0.5 * r.summary.timing.frame_spacing_mm, l.end_mm + 0.5 * r.summary.timing.frame_spacing_mm);
+            let (a, b) = (
+                l.start_mm - 0.5 * r.summary.timing.frame_spacing_mm,
+                l.end_mm + 0.5 * r.summary.timing.frame_spacing_mm,
+            );
             chart
                 .draw_series(std::iter::once(Rectangle::new([(a, 0.0), (b, ymax)], RGBColor(255, 222, 222).filled())))
                 .map_err(plot_err)?
@@ -65,7 +72,8 @@ fn plot(r: &PullbackReport, title: &str, y_desc: &str, series: &[(&str, Vec<f64>
             for run in runs(pos, ys) {
                 let s = chart.draw_series(LineSeries::new(run, color.stroke_width(2))).map_err(plot_err)?;
                 if first {
-                    s.label(*name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                    s.label(*name)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
                     first = false;
                 }
             }
@@ -74,7 +82,10 @@ fn plot(r: &PullbackReport, title: &str, y_desc: &str, series: &[(&str, Vec<f64>
             let c = role_color(&k.role);
             let c = RGBColor(c[0], c[1], c[2]);
             chart
-                .draw_series(std::iter::once(PathElement::new(vec![(k.position_mm, 0.0), (k.position_mm, ymax)], c.stroke_width(1))))
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(k.position_mm, 0.0), (k.position_mm, ymax)],
+                    c.stroke_width(1),
+                )))
                 .map_err(plot_err)?
                 .label(k.role.replace('_', " "))
                 .legend(move |(x, y)| PathElement::new(vec![(x + 7, y - 6), (x + 7, y + 6)], c.stroke_width(2)));
@@ -142,22 +153,36 @@ pub(crate) fn render(r: &PullbackReport) -> Result<String, Error> {
             if s.timing.frame_times_given { "; per-frame times given" } else { "" }
         )),
     );
-    row(&mut h, "Frame order", match s.frame_order {
-        super::FrameOrder::DistalFirst => "first frame distal (pullback toward proximal)",
-        super::FrameOrder::ProximalFirst => "first frame proximal",
-    });
+    row(
+        &mut h,
+        "Frame order",
+        match s.frame_order {
+            super::FrameOrder::DistalFirst => "first frame distal (pullback toward proximal)",
+            super::FrameOrder::ProximalFirst => "first frame proximal",
+        },
+    );
     row(
         &mut h,
         "Gating",
         &s.gating.as_ref().map_or("off (all frames used)".to_string(), |g| {
-            format!("heart rate <b>{:.0} beats/min</b> ({:.2} Hz), {} gated frames used", g.heart_rate_bpm, g.cardiac_frequency_hz, g.frames.len())
+            format!(
+                "heart rate <b>{:.0} beats/min</b> ({:.2} Hz), {} gated frames used",
+                g.heart_rate_bpm,
+                g.cardiac_frequency_hz,
+                g.frames.len()
+            )
         }),
     );
     row(
         &mut h,
         "Smoothing",
         &if s.smoothing.enabled {
-            format!("running median over {} frames ({} mm); {} outlier frames flagged", s.smoothing.window_frames, s.smoothing.window_mm, s.outlier_frames.len())
+            format!(
+                "running median over {} frames ({} mm); {} outlier frames flagged",
+                s.smoothing.window_frames,
+                s.smoothing.window_mm,
+                s.outlier_frames.len()
+            )
         } else {
             format!("off; {} outlier frames flagged", s.outlier_frames.len())
         },
@@ -169,7 +194,14 @@ pub(crate) fn render(r: &PullbackReport) -> Result<String, Error> {
                 "Lesion (CTO)",
                 &format!(
                     "<span class=\"big\">{:.1} mm</span> — frames {}–{} ({:.1}–{:.1} mm, {} frames, {} occluded); second guidewire seen in {} lesion frames",
-                    l.length_mm, l.first_frame, l.last_frame, l.start_mm, l.end_mm, l.n_frames, l.occluded_frames, l.frames_with_guidewire
+                    l.length_mm,
+                    l.first_frame,
+                    l.last_frame,
+                    l.start_mm,
+                    l.end_mm,
+                    l.n_frames,
+                    l.occluded_frames,
+                    l.frames_with_guidewire
                 ),
             );
             row(
@@ -193,7 +225,11 @@ pub(crate) fn render(r: &PullbackReport) -> Result<String, Error> {
     site_rows(&mut h, "Minimum lumen area (MLA, outside occluded frames)", s.mla.as_ref());
     site_rows(&mut h, "Proximal reference", s.proximal_reference.as_ref());
     site_rows(&mut h, "Distal reference", s.distal_reference.as_ref());
-    row(&mut h, "Reference vessel diameter (RVD)", &format!("<span class=\"big\">{} mm</span> — {}", fmt_opt(s.rvd_mm, 2), esc(&s.rvd_definition)));
+    row(
+        &mut h,
+        "Reference vessel diameter (RVD)",
+        &format!("<span class=\"big\">{} mm</span> — {}", fmt_opt(s.rvd_mm, 2), esc(&s.rvd_definition)),
+    );
     h.push_str("</table>\n");
 
     // Balloon.

@@ -218,7 +218,10 @@ mod tests {
         // A range inside one grade is still a grade.
         let items = JbtkItems { blunt_stump: None, ..JbtkItems { rvd_below_2mm: Some(true), ..all_false() } };
         assert_eq!(score(&items).grade(), None); // 1–2 points: A or B
-        let items = JbtkItems { blunt_stump: None, ..JbtkItems { rvd_below_2mm: Some(true), entry_calcification: Some(true), ..all_false() } };
+        let items = JbtkItems {
+            blunt_stump: None,
+            ..JbtkItems { rvd_below_2mm: Some(true), entry_calcification: Some(true), ..all_false() }
+        };
         assert_eq!(score(&items).grade(), Some(Grade::B)); // 2–3 points
     }
 

@@ -300,7 +300,12 @@ fn fin(v: f64) -> Option<f64> {
 ///
 /// # Errors
 /// [`Error::InvalidParam`] when gating is asked for but not possible.
-pub fn summarize(config: &PullbackConfig, timing: &Timing, records: &[FrameRecord], generator: &str) -> Result<Summary, Error> {
+pub fn summarize(
+    config: &PullbackConfig,
+    timing: &Timing,
+    records: &[FrameRecord],
+    generator: &str,
+) -> Result<Summary, Error> {
     let n = records.len();
     let mut warnings = Vec::new();
     let positions: Vec<f64> = (0..n).map(|i| timing.position_mm(i)).collect();
@@ -399,11 +404,18 @@ pub fn summarize(config: &PullbackConfig, timing: &Timing, records: &[FrameRecor
         (None, Some(k)) => (Some(k), Some(k)),
         _ => (None, None),
     };
-    let largest = |range: Vec<usize>| range.into_iter().filter(|&k| s.la[k].is_finite() && !is_lesion(k)).max_by(|&a, &b| s.la[a].total_cmp(&s.la[b]).then(b.cmp(&a)));
+    let largest = |range: Vec<usize>| {
+        range
+            .into_iter()
+            .filter(|&k| s.la[k].is_finite() && !is_lesion(k))
+            .max_by(|&a, &b| s.la[a].total_cmp(&s.la[b]).then(b.cmp(&a)))
+    };
     let (below, above) = match (seg_lo, seg_hi) {
         (Some(a), Some(b)) => {
-            let below: Vec<usize> = (0..a).filter(|&k| s.pos[a] - s.pos[k] <= config.reference_search_mm + 1e-9).collect();
-            let above: Vec<usize> = (b + 1..m).filter(|&k| s.pos[k] - s.pos[b] <= config.reference_search_mm + 1e-9).collect();
+            let below: Vec<usize> =
+                (0..a).filter(|&k| s.pos[a] - s.pos[k] <= config.reference_search_mm + 1e-9).collect();
+            let above: Vec<usize> =
+                (b + 1..m).filter(|&k| s.pos[k] - s.pos[b] <= config.reference_search_mm + 1e-9).collect();
             (largest(below), largest(above))
         }
         _ => (None, None),
@@ -459,16 +471,28 @@ pub fn summarize(config: &PullbackConfig, timing: &Timing, records: &[FrameRecor
     // Balloon.
     let rule = &config.balloon;
     let refs: Vec<(&str, &Site)> = match rule.reference {
-        ReferenceChoice::Distal => distal_reference.as_ref().map(|r| ("distal", r)).or(proximal_reference.as_ref().map(|r| ("proximal", r))).into_iter().collect(),
-        ReferenceChoice::Proximal => proximal_reference.as_ref().map(|r| ("proximal", r)).or(distal_reference.as_ref().map(|r| ("distal", r))).into_iter().collect(),
+        ReferenceChoice::Distal => distal_reference
+            .as_ref()
+            .map(|r| ("distal", r))
+            .or(proximal_reference.as_ref().map(|r| ("proximal", r)))
+            .into_iter()
+            .collect(),
+        ReferenceChoice::Proximal => proximal_reference
+            .as_ref()
+            .map(|r| ("proximal", r))
+            .or(distal_reference.as_ref().map(|r| ("distal", r)))
+            .into_iter()
+            .collect(),
         ReferenceChoice::Mean => [("proximal", &proximal_reference), ("distal", &distal_reference)]
             .into_iter()
             .filter_map(|(n, r)| r.as_ref().map(|r| (n, r)))
             .collect(),
     };
     let option = |basis: SizingBasis| {
-        let ds: Vec<f64> =
-            refs.iter().filter_map(|(_, r)| basis.diameter_mm(r.lumen_mean_diameter_mm, r.vessel_mean_diameter_mm)).collect();
+        let ds: Vec<f64> = refs
+            .iter()
+            .filter_map(|(_, r)| basis.diameter_mm(r.lumen_mean_diameter_mm, r.vessel_mean_diameter_mm))
+            .collect();
         let d = (!ds.is_empty() && ds.len() == refs.len()).then(|| ds.iter().sum::<f64>() / ds.len() as f64);
         BalloonOption { basis, diameter_mm: d, size_mm: rule.size_for(d) }
     };
@@ -493,18 +517,24 @@ pub fn summarize(config: &PullbackConfig, timing: &Timing, records: &[FrameRecor
         no_outflow: config.no_outflow,
     };
     let user = |v: Option<bool>, yes: &str, no: &str| {
-        (if v.is_some() { "user" } else { "not given" }.to_string(), match v {
-            Some(true) => format!("given by the user ({yes})"),
-            Some(false) => format!("given by the user ({no})"),
-            None => format!("from angiography; pass {yes} or {no}"),
-        })
+        (
+            if v.is_some() { "user" } else { "not given" }.to_string(),
+            match v {
+                Some(true) => format!("given by the user ({yes})"),
+                Some(false) => format!("given by the user ({no})"),
+                None => format!("from angiography; pass {yes} or {no}"),
+            },
+        )
     };
     let details = [
         user(config.blunt_stump, "--blunt-stump", "--tapered-stump"),
         (
             if calc_item.is_some() { "analysis" } else { "not given" }.to_string(),
             lesion.as_ref().and_then(|l| l.entry_calcium_arc_deg).map_or("no lesion / calcium measure".into(), |a| {
-                format!("largest calcium arc {a:.0}° within {} mm of the entry (calcified from {}°)", config.entry_window_mm, config.entry_calcium_min_arc_deg)
+                format!(
+                    "largest calcium arc {a:.0}° within {} mm of the entry (calcified from {}°)",
+                    config.entry_window_mm, config.entry_calcium_min_arc_deg
+                )
             }),
         ),
         (
@@ -522,7 +552,13 @@ pub fn summarize(config: &PullbackConfig, timing: &Timing, records: &[FrameRecor
         items: jbtk::item_table(&items)
             .into_iter()
             .zip(details)
-            .map(|((item, points, present), (source, detail))| JbtkItem { item: item.into(), points, present, source, detail })
+            .map(|((item, points, present), (source, detail))| JbtkItem {
+                item: item.into(),
+                points,
+                present,
+                source,
+                detail,
+            })
             .collect(),
         score,
         grade: score.grade(),
@@ -614,7 +650,11 @@ pub fn thumbnail(image: &CartImage, result: &FrameResult, calib: &Calibration) -
     let over = crate::overlay::render_overlay(cart, result);
     let w = over.width().min(240);
     let h = (over.height() as u64 * w as u64 / over.width().max(1) as u64).max(1) as u32;
-    let small = if w == over.width() { over } else { image::imageops::resize(&over, w, h, image::imageops::FilterType::Triangle) };
+    let small = if w == over.width() {
+        over
+    } else {
+        image::imageops::resize(&over, w, h, image::imageops::FilterType::Triangle)
+    };
     png_bytes(&small)
 }
 
@@ -651,7 +691,9 @@ impl PullbackReport {
         use std::io::Write;
         let json = crate::output::to_json_string(&self.summary, true)?;
         crate::output::write_atomic(&dir.join(SUMMARY_JSON), |f| {
-            f.write_all(json.as_bytes()).and_then(|_| f.write_all(b"\n")).map_err(|e| Error::Format { path: "<output>".into(), reason: e.to_string() })
+            f.write_all(json.as_bytes())
+                .and_then(|_| f.write_all(b"\n"))
+                .map_err(|e| Error::Format { path: "<output>".into(), reason: e.to_string() })
         })?;
         let html = self.html()?;
         crate::output::write_atomic(&dir.join(REPORT_HTML), |f| {

@@ -35,7 +35,7 @@ fn median_of(v: &mut Vec<f64>) -> f64 {
 /// Window half-width in frames for a window of `window_mm` at `spacing_mm` per frame (at least 1,
 /// so that the window spans 3 frames).
 pub fn half_window_frames(window_mm: f64, spacing_mm: f64) -> usize {
-    if !(spacing_mm > 0.0) || !window_mm.is_finite() {
+    if spacing_mm.is_nan() || spacing_mm <= 0.0 || !window_mm.is_finite() {
         return 1;
     }
     ((0.5 * window_mm / spacing_mm).round() as usize).clamp(1, 500)

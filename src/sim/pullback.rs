@@ -138,7 +138,9 @@ impl PullbackSpec {
 
     /// Whether position `z` lies in the designed occlusion.
     pub fn in_lesion(&self, z_mm: f64) -> bool {
-        self.lesion_length_mm > 0.0 && z_mm >= self.lesion_start_mm && z_mm < self.lesion_start_mm + self.lesion_length_mm
+        self.lesion_length_mm > 0.0
+            && z_mm >= self.lesion_start_mm
+            && z_mm < self.lesion_start_mm + self.lesion_length_mm
     }
 
     /// Checks the fields.
@@ -174,9 +176,13 @@ impl PullbackSpec {
         let t = i as f64 / self.fps;
         let length = self.position_mm(self.n_frames.saturating_sub(1)).max(1e-9);
         let u = (z / length).clamp(0.0, 1.0);
-        let r_vessel =
-            0.5 * (self.distal_vessel_diameter_mm + u * (self.proximal_vessel_diameter_mm - self.distal_vessel_diameter_mm));
-        let mut s = PhantomSpec { seed: if self.fresh_speckle { self.seed + i as u64 } else { self.seed }, ..self.frame.clone() };
+        let r_vessel = 0.5
+            * (self.distal_vessel_diameter_mm
+                + u * (self.proximal_vessel_diameter_mm - self.distal_vessel_diameter_mm));
+        let mut s = PhantomSpec {
+            seed: if self.fresh_speckle { self.seed + i as u64 } else { self.seed },
+            ..self.frame.clone()
+        };
         let r_ref = r_vessel * (1.0 - self.reference_plaque_burden).sqrt();
         let r_min = min_lumen_radius_mm(&s);
         // Lumen radius: reference outside the lesion, tapering to r_min inside its ends.
@@ -263,7 +269,7 @@ mod tests {
         for i in 0..p.n_frames {
             let s = p.frame_spec(i).unwrap();
             occluded += usize::from(s.occluded);
-            assert_eq!(s.occluded && !p.in_lesion(p.position_mm(i)), false);
+            assert!(!s.occluded || p.in_lesion(p.position_mm(i)));
         }
         assert!(occluded > 10, "{occluded}");
     }
@@ -323,7 +329,11 @@ pub fn frame_file_name(i: usize) -> String {
 ///
 /// # Errors
 /// [`Error::InvalidParam`] for an invalid spec.
-pub fn simulate_frame(spec: &PullbackSpec, sim: &mut super::Simulator, i: usize) -> Result<(crate::plane::CartImage, PullbackFrameTruth), Error> {
+pub fn simulate_frame(
+    spec: &PullbackSpec,
+    sim: &mut super::Simulator,
+    i: usize,
+) -> Result<(crate::plane::CartImage, PullbackFrameTruth), Error> {
     let fs = spec.frame_spec(i)?;
     let p = sim.simulate(&fs)?;
     let t = &p.truth;
@@ -364,7 +374,9 @@ pub fn write_pullback(dir: &std::path::Path, spec: &PullbackSpec) -> Result<Pull
             Ok(truth)
         })
         .collect::<Result<_, Error>>()?;
-    let io = |path: std::path::PathBuf, text: String| std::fs::write(&path, text).map_err(|source| Error::Io { path, source });
+    let io = |path: std::path::PathBuf, text: String| {
+        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
+    };
     let calib = serde_json::json!({
         "mm_per_px": spec.frame.mm_per_px(),
         "fps": spec.fps,
@@ -372,7 +384,8 @@ pub fn write_pullback(dir: &std::path::Path, spec: &PullbackSpec) -> Result<Pull
     });
     io(dir.join(crate::io::SIDECAR_NAME), format!("{}\n", serde_json::to_string_pretty(&calib).unwrap_or_default()))?;
     let truth = PullbackTruthFile { spec: spec.clone(), frames };
-    let text = serde_json::to_string_pretty(&truth).map_err(|e| Error::Format { path: dir.join("truth.json"), reason: e.to_string() })?;
+    let text = serde_json::to_string_pretty(&truth)
+        .map_err(|e| Error::Format { path: dir.join("truth.json"), reason: e.to_string() })?;
     io(dir.join("truth.json"), format!("{text}\n"))?;
     Ok(truth)
 }

@@ -52,8 +52,10 @@ pub(crate) fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         no_outflow: tri(a.no_outflow, a.outflow),
     };
     let s = jbtk::score(&items);
-    let grades: Vec<Grade> =
-        [Grade::A, Grade::B, Grade::C, Grade::D].into_iter().filter(|g| *g >= s.grade_min && *g <= s.grade_max).collect();
+    let grades: Vec<Grade> = [Grade::A, Grade::B, Grade::C, Grade::D]
+        .into_iter()
+        .filter(|g| *g >= s.grade_min && *g <= s.grade_max)
+        .collect();
     if a.json {
         let rates: Vec<serde_json::Value> = grades
             .iter()
