@@ -43,3 +43,4 @@ pub mod guidewire;
 pub mod metrics;
 pub mod segment;
 pub mod timing;
+pub mod pullback;

@@ -56,6 +56,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "guidewire_relative_angle_deg",
     "guidewire_in_true_lumen",
     "guidewire_distance_to_lumen_mm",
+    "balloon_suggestion_mm",
     "flags",
 ];
 
@@ -220,8 +221,14 @@ fn region_cells(r: Option<&RegionResult>) -> [String; 6] {
     ]
 }
 
-/// The CSV cells of one frame, in [`CSV_COLUMNS`] order.
+/// The CSV cells of one frame, in [`CSV_COLUMNS`] order, without a balloon suggestion.
 pub fn csv_row(f: &FrameResult) -> Vec<String> {
+    csv_row_with_balloon(f, None)
+}
+
+/// The CSV cells of one frame with the per-frame balloon suggestion
+/// (`balloon_suggestion_mm`, from [`crate::pullback::PullbackAnalyzer::balloon_for`]).
+pub fn csv_row_with_balloon(f: &FrameResult, balloon_mm: Option<f64>) -> Vec<String> {
     let lumen = f.lumen.as_ref();
     let vessel = f.vessel.as_ref();
     let wire = f.guidewire.as_ref();
@@ -245,6 +252,7 @@ pub fn csv_row(f: &FrameResult) -> Vec<String> {
     row.push(num(wire.and_then(|w| w.relative_angle_deg)));
     row.push(wire.and_then(|w| w.in_true_lumen).map(|b| b.to_string()).unwrap_or_default());
     row.push(num(wire.and_then(|w| w.distance_to_lumen_mm)));
+    row.push(num(balloon_mm));
     row.push(flags.join(";"));
     row
 }
@@ -266,6 +274,14 @@ impl<W: Write> CsvFramesWriter<W> {
     /// [`Error::Format`] if writing fails.
     pub fn push(&mut self, frame: &FrameResult) -> Result<(), Error> {
         self.w.write_record(csv_row(frame)).map_err(stream_error)
+    }
+
+    /// Appends one frame's row with its balloon suggestion.
+    ///
+    /// # Errors
+    /// [`Error::Format`] if writing fails.
+    pub fn push_with_balloon(&mut self, frame: &FrameResult, balloon_mm: Option<f64>) -> Result<(), Error> {
+        self.w.write_record(csv_row_with_balloon(frame, balloon_mm)).map_err(stream_error)
     }
 
     /// Flushes and returns the writer.
@@ -431,6 +447,15 @@ impl RunOutput {
     pub fn push(&mut self, frame: &FrameResult) -> Result<(), Error> {
         self.json.push(frame).map_err(|e| with_path(e, &self.json_path))?;
         self.csv.push(frame).map_err(|e| with_path(e, &self.csv_path))
+    }
+
+    /// Appends one frame to both reports, with the per-frame balloon suggestion in the CSV.
+    ///
+    /// # Errors
+    /// [`Error::Write`] naming the file.
+    pub fn push_with_balloon(&mut self, frame: &FrameResult, balloon_mm: Option<f64>) -> Result<(), Error> {
+        self.json.push(frame).map_err(|e| with_path(e, &self.json_path))?;
+        self.csv.push_with_balloon(frame, balloon_mm).map_err(|e| with_path(e, &self.csv_path))
     }
 
     /// A unique overlay path for an input file: `overlays/<stem>.png`, or

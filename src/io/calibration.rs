@@ -53,6 +53,12 @@ pub struct Sidecar {
     /// Fixed catheter centre `[col, row]`, pixels.
     #[serde(default)]
     pub center_px: Option<[f64; 2]>,
+    /// Pullback speed, mm/s (pullback timing of image folders; see [`crate::pullback::Timing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pullback_mm_per_s: Option<f64>,
+    /// Frame rate, frames/s (pullback timing of image folders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
 }
 
 impl Sidecar {

@@ -78,6 +78,7 @@
 pub mod acoustic;
 pub mod cto;
 pub mod dataset;
+pub mod pullback;
 mod rng;
 mod scene;
 pub mod shape;

@@ -20,6 +20,7 @@ use truelumen::io::{
 };
 use truelumen::output::{self, RunOutput};
 use truelumen::pipeline::{self, BatchFrame, Calibration, PipelineConfig};
+use truelumen::pullback::{self, PullbackAnalyzer};
 use truelumen::report::{FieldInfo, InputInfo, Results, SCHEMA_VERSION};
 use truelumen::scan::CartesianSampler;
 
@@ -51,6 +52,11 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) quiet: bool,
     #[command(flatten)]
     pub(crate) study: StudyArgs,
+    /// Write an overlay image for every frame (the default; see --no-overlays)
+    #[arg(long, conflicts_with = "no_overlays")]
+    pub(crate) overlays: bool,
+    #[command(flatten)]
+    pub(crate) pullback: crate::pullback_args::PullbackArgs,
 }
 
 /// Options for studies of several pullbacks, screen captures and timing.
@@ -76,7 +82,7 @@ pub(crate) struct StudyArgs {
     #[arg(long, value_name = "MM_PER_S", allow_negative_numbers = true)]
     pub(crate) pullback_mm_per_s: Option<f64>,
     /// Frame rate, frames/s (overrides the file's frame times)
-    #[arg(long, value_name = "HZ", allow_negative_numbers = true)]
+    #[arg(long, visible_alias = "fps", value_name = "HZ", allow_negative_numbers = true)]
     pub(crate) frame_rate_hz: Option<f64>,
 }
 
@@ -374,9 +380,21 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
         Results { schema_version: SCHEMA_VERSION, generator: generator(), frames: Vec::new(), input: Some(input) };
     let mut out = RunOutput::create(&p.out_dir, &header, !a.no_overlays)?;
     let bar = progress_bar(a, source.len(), prefix);
-    let counts = pool.install(|| process_frames(&mut *source, &resolved, &config, sampler.as_ref(), &mut out, &bar))?;
+    let mut report = PullbackAnalyzer::new(a.pullback.config()?, config.clone(), resolved.calib)?;
+    let counts = pool.install(|| {
+        process_frames(&mut *source, &resolved, &config, sampler.as_ref(), &mut out, &mut report, &bar)
+    })?;
     bar.finish_and_clear();
     out.finish()?;
+    let report_timing = report_timing(&timing, source.path(), source.len())?;
+    let mut reread = open_pullback(a, p)?;
+    let mut buf = FrameBuf::default();
+    report
+        .finish(&report_timing, &generator(), |i| {
+            reread.read_frame(i, &mut buf)?;
+            Ok(buf.to_gray())
+        })?
+        .write(&p.out_dir)?;
     let summary = Summary {
         status: "done".into(),
         format: source.format(),
@@ -432,6 +450,7 @@ fn process_frames(
     config: &PipelineConfig,
     sampler: Option<&CartesianSampler>,
     out: &mut RunOutput,
+    report: &mut PullbackAnalyzer,
     bar: &ProgressBar,
 ) -> anyhow::Result<(usize, usize, usize)> {
     use rayon::prelude::*;
@@ -462,8 +481,9 @@ fn process_frames(
             .zip(&overlay_paths)
             .filter_map(|((f, r), p)| p.as_ref().map(|p| (f, r, p)))
             .try_for_each(|(f, r, p)| write_overlay(p, &f.image, r, sampler))?;
-        for r in &ok {
-            out.push(r)?;
+        for (r, f) in ok.iter().zip(&batch) {
+            report.observe(r, &f.image);
+            out.push_with_balloon(r, report.balloon_for(r))?;
             n_frames += 1;
             n_lumen += usize::from(r.lumen.is_some());
             n_wire += usize::from(r.guidewire.is_some());
@@ -538,4 +558,30 @@ mod tests {
         assert_eq!(parse_shard(" 3 / 4 "), Ok((3, 4)));
         assert!(parse_shard("4/4").is_err() && parse_shard("1/0").is_err() && parse_shard("1").is_err());
     }
+}
+
+/// The pullback report's timing: the resolved file/command-line timing, else the `fps` /
+/// `pullback_mm_per_s` of a `calibration.json` next to the input, else the documented
+/// defaults ([`pullback::DEFAULT_FPS`], [`pullback::DEFAULT_PULLBACK_MM_PER_S`]); `origin`
+/// says where each value came from.
+fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback::Timing, Error> {
+    let sidecar = io::Sidecar::load_from_dir(&io::sidecar_dir(input))?;
+    let side_src = || io::sidecar_dir(input).join(io::SIDECAR_NAME).display().to_string();
+    let (speed, speed_origin) = match (t.pullback_mm_per_s, sidecar.as_ref().and_then(|s| s.pullback_mm_per_s)) {
+        (Some(v), _) => (v, format!("speed from {}", t.pullback_source.as_ref().map_or("the input".into(), |s| s.to_string()))),
+        (None, Some(v)) => (v, format!("speed from {}", side_src())),
+        (None, None) => (pullback::DEFAULT_PULLBACK_MM_PER_S, "speed default (typical AnteOwl-class pullback)".into()),
+    };
+    let (fps, times, fps_origin) = match (t.mean_frame_rate_hz(), sidecar.as_ref().and_then(|s| s.fps)) {
+        (Some(r), _) => (
+            r,
+            t.frame_times_s.clone().filter(|v| v.len() == n),
+            format!("frame times from {}", t.frame_times_source.as_ref().map_or("the input".into(), |s| s.to_string())),
+        ),
+        (None, Some(r)) => (r, None, format!("frame rate from {}", side_src())),
+        (None, None) => (pullback::DEFAULT_FPS, None, "frame rate default (typical AnteOwl-class pullback)".into()),
+    };
+    let timing = pullback::Timing { fps, pullback_mm_per_s: speed, frame_times_s: times, origin: format!("{fps_origin}; {speed_origin}") };
+    timing.validate()?;
+    Ok(timing)
 }

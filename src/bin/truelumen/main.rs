@@ -12,6 +12,8 @@ mod analyze;
 mod common;
 mod evaluate;
 mod frame;
+mod pullback_args;
+mod score;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Score a results.json against phantom truth files (TRUTH_DIR/<frame stem>.json)
     Evaluate(evaluate::EvaluateArgs),
+    /// J-BTK CTO score from its five items (points, grade A-D, published guidewire success)
+    Score(score::ScoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Frame(a) => frame::frame(a),
         Command::Simulate(a) => simulate::simulate(a),
         Command::Evaluate(a) => evaluate::evaluate(a),
+        Command::Score(a) => score::score(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
