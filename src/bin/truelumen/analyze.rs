@@ -33,6 +33,9 @@ pub(crate) struct AnalyzeArgs {
     /// Do not print the summary line
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    /// Write frames/s and the per-stage time split to this JSON file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) timing_json: Option<PathBuf>,
 }
 
 
@@ -53,6 +56,7 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
     let header = Results { schema_version: SCHEMA_VERSION, generator: generator(), frames: Vec::new() };
     let mut out = RunOutput::create(&a.out, &header, !a.no_overlays)?;
     let (mut n_frames, mut n_lumen, mut n_wire) = (0usize, 0usize, 0usize);
+    let stage_times = truelumen::timing::SharedStageTimes::new();
 
     pool.install(|| -> anyhow::Result<()> {
         use rayon::prelude::*;
@@ -70,7 +74,7 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
                     BatchFrame { image: f.image, calib: resolved.calib, index: f.index, source }
                 })
                 .collect();
-            let results = pipeline::process_batch(&config, &batch)?;
+            let results = pipeline::process_batch_timed(&config, &batch, &stage_times)?;
             let mut ok = Vec::with_capacity(results.len());
             for (r, f) in results.into_iter().zip(&batch) {
                 ok.push(r.with_context(|| format!("analysing {}", f.source))?);
@@ -90,6 +94,8 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
         }
     })?;
     out.finish()?;
+    let (secs, threads) = (started.elapsed().as_secs_f64(), pool.current_num_threads());
+    crate::bench::finish_timing(&stage_times, n_frames, secs, threads, a.quiet, a.timing_json.as_ref())?;
 
     if !a.quiet {
         let secs = started.elapsed().as_secs_f64();

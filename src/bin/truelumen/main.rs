@@ -7,6 +7,7 @@
 
 
 mod analyze;
+mod bench;
 mod common;
 mod evaluate;
 mod frame;
@@ -33,6 +34,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Score a results.json against phantom truth files (TRUTH_DIR/<frame stem>.json)
     Evaluate(evaluate::EvaluateArgs),
+    /// Time the whole pipeline on generated phantom frames: frames/s, peak memory, per-stage split
+    Bench(bench::BenchArgs),
 }
 
 
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Frame(a) => frame::frame(a),
         Command::Simulate(a) => simulate::simulate(a),
         Command::Evaluate(a) => evaluate::evaluate(a),
+        Command::Bench(a) => bench::bench(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
