@@ -53,19 +53,27 @@ fn results_do_not_depend_on_threads_order_or_reuse() {
     let frames = frames();
     let config = PipelineConfig::default();
 
-    // (a) process_batch on pools of 1, 2 and 4 threads.
-    let batches: Vec<Vec<String>> = [1, 2, 4]
+    // (a) process_batch on pools of 1, 2 and 4 threads; process_batch_timed on 8.
+    let batches: Vec<Vec<String>> = [1, 2, 4, 8]
         .into_iter()
         .map(|n| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
-            let out = pool.install(|| process_batch(&config, &frames)).unwrap();
+            let out = if n == 8 {
+                let times = truelumen::timing::SharedStageTimes::new();
+                let out = pool.install(|| truelumen::pipeline::process_batch_timed(&config, &frames, &times)).unwrap();
+                let ok = out.iter().filter(|r| r.is_ok()).count();
+                assert_eq!(times.snapshot().frames as usize, ok, "every analysed frame timed once");
+                out
+            } else {
+                pool.install(|| process_batch(&config, &frames)).unwrap()
+            };
             assert_eq!(out.len(), frames.len());
             out.iter().map(text).collect()
         })
         .collect();
     let ok = batches[0].iter().filter(|t| !t.starts_with("error")).count();
     assert!(ok >= frames.len() - 1, "most phantom frames should be analysable: {:?}", batches[0]);
-    for (k, n) in [(1, 2), (2, 4)] {
+    for (k, n) in [(1, 2), (2, 4), (3, 8)] {
         for (i, (a, b)) in batches[0].iter().zip(&batches[k]).enumerate() {
             assert_eq!(a, b, "frame {i}: 1 thread vs {n} threads");
         }

@@ -57,6 +57,9 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) overlays: bool,
     #[command(flatten)]
     pub(crate) pullback: crate::pullback_args::PullbackArgs,
+    /// Write frames/s and the per-stage time split to this JSON file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) timing_json: Option<PathBuf>,
 }
 
 /// Options for studies of several pullbacks, screen captures and timing.
@@ -381,11 +384,14 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
     let mut out = RunOutput::create(&p.out_dir, &header, !a.no_overlays)?;
     let bar = progress_bar(a, source.len(), prefix);
     let mut report = PullbackAnalyzer::new(a.pullback.config()?, config.clone(), resolved.calib)?;
+    let stage_times = truelumen::timing::SharedStageTimes::new();
     let counts = pool.install(|| {
-        process_frames(&mut *source, &resolved, &config, sampler.as_ref(), &mut out, &mut report, &bar)
+        process_frames(&mut *source, &resolved, &config, sampler.as_ref(), &mut out, &mut report, &stage_times, &bar)
     })?;
     bar.finish_and_clear();
     out.finish()?;
+    let secs = started.elapsed().as_secs_f64();
+    crate::bench::finish_timing(&stage_times, counts.0, secs, pool.current_num_threads(), a.quiet, a.timing_json.as_ref())?;
     let report_timing = report_timing(&timing, source.path(), source.len())?;
     let mut reread = open_pullback(a, p)?;
     let mut buf = FrameBuf::default();
@@ -451,6 +457,7 @@ fn process_frames(
     sampler: Option<&CartesianSampler>,
     out: &mut RunOutput,
     report: &mut PullbackAnalyzer,
+    stage_times: &truelumen::timing::SharedStageTimes,
     bar: &ProgressBar,
 ) -> anyhow::Result<(usize, usize, usize)> {
     use rayon::prelude::*;
@@ -470,7 +477,7 @@ fn process_frames(
             .enumerate()
             .map(|(k, (b, source))| BatchFrame { image: b.to_gray(), calib: resolved.calib, index: start + k, source })
             .collect();
-        let results = pipeline::process_batch(config, &batch)?;
+        let results = pipeline::process_batch_timed(config, &batch, stage_times)?;
         let mut ok = Vec::with_capacity(results.len());
         for (r, f) in results.into_iter().zip(&batch) {
             ok.push(r.with_context(|| format!("analysing {}", f.source))?);

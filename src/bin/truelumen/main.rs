@@ -9,6 +9,7 @@
 //! raw file whose size does not match its sidecar, pixel data shorter than the header says).
 
 mod analyze;
+mod bench;
 mod common;
 mod evaluate;
 mod frame;
@@ -39,6 +40,8 @@ enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// J-BTK CTO score from its five items (points, grade A-D, published guidewire success)
     Score(score::ScoreArgs),
+    /// Time the whole pipeline on generated phantom frames: frames/s, peak memory, per-stage split
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::simulate(a),
         Command::Evaluate(a) => evaluate::evaluate(a),
         Command::Score(a) => score::score(a),
+        Command::Bench(a) => bench::bench(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
