@@ -10,10 +10,14 @@ use crate::catheter::{
 use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
 use crate::filter::{SpeckleFilter, SpeckleWorkspace, SradParams, speckle_into};
-use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point, relative_angle_deg};
-use crate::guidewire::{ShadowKind, ShadowWorkspace, WireParams, best_wire, detect_shadows};
+use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point};
+use crate::calcium::{CalciumParams, calcium_arcs};
+use crate::guidewire::{
+    IvusWireParams, ShadowKind, ShadowWorkspace, WireCandidate, WireParams, detect_shadows, split_wires,
+    wire_candidates_into,
+};
 use crate::plane::{CartImage, PolarImage};
-use crate::report::{FrameResult, GuidewireResult, Quality, QualityFlag, RegionResult};
+use crate::report::{FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::{SegmentParams, SegmentWorkspace, percentiles, segment_borders};
 
@@ -51,6 +55,10 @@ pub struct PipelineConfig {
     /// Speckle filter applied to the polar frame before the border search (default: SRAD,
     /// 15 iterations, serial within the frame).
     pub speckle: SpeckleFilter,
+    /// How the IVUS catheter's own wire is told apart from the second wire.
+    pub ivus_wire: IvusWireParams,
+    /// Calcium arc detection settings.
+    pub calcium: CalciumParams,
 }
 
 impl Default for PipelineConfig {
@@ -65,6 +73,8 @@ impl Default for PipelineConfig {
             // Serial SRAD: frames are already processed in parallel by `process_batch`, and a
             // nested parallel filter would only add scheduling overhead (and allocations).
             speckle: SpeckleFilter::Srad(SradParams::default().with_parallel(false)),
+            ivus_wire: IvusWireParams::default(),
+            calcium: CalciumParams::default(),
         }
     }
 }
@@ -94,11 +104,19 @@ impl PipelineConfig {
         self.max_depth_mm = mm;
         self
     }
+    /// Sets the display angle of the IVUS catheter's own wire (`None` = learn it per frame, and
+    /// over a sequence with [`crate::guidewire::WireSequence`]).
+    #[must_use]
+    pub fn with_ivus_wire_deg(mut self, angle_deg: Option<f64>) -> Self {
+        self.ivus_wire.angle_deg = angle_deg;
+        self
+    }
     /// Checks every field.
     ///
     /// # Errors
     /// [`Error::InvalidParam`] naming the field.
     pub fn validate(&self) -> Result<(), Error> {
+        self.ivus_wire.validate()?;
         if !(64..=4096).contains(&self.polar_lines) {
             return Err(Error::param("polar_lines", format!("must be within [64, 4096], got {}", self.polar_lines)));
         }
@@ -156,6 +174,8 @@ pub struct Pipeline {
     scratch: Vec<f32>,
     profile: Vec<f32>,
     hist: Vec<u32>,
+    wire_cands: Vec<WireCandidate>,
+    hint: String,
 }
 
 impl Pipeline {
@@ -177,6 +197,8 @@ impl Pipeline {
             scratch: Vec::new(),
             profile: Vec::new(),
             hist: Vec::new(),
+            wire_cands: Vec::new(),
+            hint: String::new(),
         })
     }
 
@@ -295,7 +317,14 @@ impl Pipeline {
             &self.config.wire,
             &mut self.shadows,
         );
-        let wire = best_wire(&self.shadows, &geom);
+        wire_candidates_into(
+            &self.shadows,
+            &geom,
+            catheter_radius_mm,
+            self.config.wire.wire_radius_mm,
+            &mut self.wire_cands,
+        );
+        let calcium = calcium_arcs(&self.shadows, &geom, &self.config.calcium);
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
         segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
@@ -336,30 +365,9 @@ impl Pipeline {
             (Some(l), Some(v)) if v.area_mm2 > 0.0 => Some(round4((v.area_mm2 - l.area_mm2) / v.area_mm2)),
             _ => None,
         };
-        let guidewire = wire.map(|w| {
-            let a = w.angle_deg.to_radians();
-            let center = [w.radius_mm * a.cos(), w.radius_mm * a.sin()];
-            let (rel, inside, dist) = match &lumen {
-                Some(l) => {
-                    let d = l.contour_mm.signed_distance_mm(center);
-                    (
-                        Some(round4(relative_angle_deg(l.centroid_angle_deg, w.angle_deg))),
-                        Some(d < 0.0),
-                        Some(round4(d)),
-                    )
-                }
-                _ => (None, None, None),
-            };
-            GuidewireResult {
-                center_mm: [round4(center[0]), round4(center[1])],
-                angle_deg: round4(w.angle_deg),
-                relative_angle_deg: rel,
-                in_true_lumen: inside,
-                distance_to_lumen_mm: dist,
-                shadow_width_deg: round4(w.shadow_width_deg),
-                confidence: round4(w.confidence),
-            }
-        });
+        if !calcium.arcs.is_empty() && (lumen.is_some() || vessel.is_some()) {
+            quality.flag(QualityFlag::CalciumShadowBridged);
+        }
         Ok(FrameResult {
             index,
             source: source.to_string(),
@@ -369,9 +377,14 @@ impl Pipeline {
             lumen,
             vessel,
             plaque_burden,
-            guidewire,
+            guidewire: None,
             quality,
-        })
+            ivus_wire: None,
+            calcium,
+            guidance: None,
+            wire_candidates: Vec::new(),
+        }
+        .with_wires(&self.wire_cands, &self.config.ivus_wire, &mut self.hint))
     }
 
     /// Polar geometry used to resample a Cartesian frame: one sample per pixel, out to
@@ -401,6 +414,17 @@ impl Pipeline {
             }
         }
         best.1 as f64 * g.mm_per_sample
+    }
+}
+
+impl FrameResult {
+    /// Stores `cands` as the frame's wire candidates and assigns the own and second wire
+    /// from them ([`split_wires`] with the user-given own-wire angle, if any).
+    fn with_wires(mut self, cands: &[WireCandidate], p: &IvusWireParams, hint: &mut String) -> Self {
+        self.wire_candidates = cands.to_vec();
+        let (own, second) = split_wires(cands, p.angle_deg, p);
+        crate::guidance::assign_wires(&mut self, own, second, hint);
+        self
     }
 }
 

@@ -81,11 +81,13 @@ mod rng;
 mod scene;
 pub mod shape;
 pub mod spec;
+pub mod wires;
 
 pub use acoustic::Simulator;
 pub use dataset::{DatasetInfo, DatasetSpec, FixedPolar, write_dataset};
 pub use shape::{Harmonic, StarShape};
-pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
+pub use wires::{wire_scenario, wire_sequence};
+pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, IvusWireSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
 
 use crate::contour::Contour;
 use crate::error::Error;
@@ -118,6 +120,17 @@ pub struct GuidewireTruth {
     pub relative_angle_deg: f64,
     /// Signed distance of the wire centre to the lumen border (negative inside), mm.
     pub distance_to_lumen_mm: f64,
+}
+
+/// Ground truth of the IVUS catheter's own wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IvusWireTruth {
+    /// Wire centre, catheter-centred mm.
+    pub center_mm: [f64; 2],
+    /// Wire radius, mm.
+    pub radius_mm: f64,
+    /// Display angle of the wire centre seen from the catheter, degrees in `[0, 360)`.
+    pub angle_deg: f64,
 }
 
 /// Ground truth of one calcium arc, as seen from the catheter.
@@ -186,6 +199,9 @@ pub struct Truth {
     pub calcium: Vec<CalciumTruth>,
     /// The full spec used (gain, dynamic range, noise, seed...).
     pub spec: PhantomSpec,
+    /// The IVUS catheter's own wire, if the phantom has one (omitted from JSON when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivus_wire: Option<IvusWireTruth>,
 }
 
 /// A simulated frame: polar and Cartesian images (grey levels 0–255, integer-valued) and truth.
@@ -299,6 +315,10 @@ fn truth_of(spec: &PhantomSpec, polar_geometry: PolarGeometry, cart: &CartGeomet
         lumen,
         vessel,
         spec: spec.clone(),
+        ivus_wire: spec.ivus_wire.as_ref().map(|w| {
+            let c = w.center_mm(spec.catheter_radius_mm);
+            IvusWireTruth { center_mm: c, radius_mm: w.radius_mm, angle_deg: angle_deg_of_point(c) }
+        }),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `truelumen analyze`: frames in, results.json, measurements.csv and overlays out.
 
-use crate::common::{CalibArgs, display_sampler, generator, pipeline_config, write_overlay};
+use crate::common::{CalibArgs, WireArgs, display_sampler, generator, pipeline_config, write_overlay};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -24,6 +24,8 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) out: PathBuf,
     #[command(flatten)]
     pub(crate) calib: CalibArgs,
+    #[command(flatten)]
+    pub(crate) wires: WireArgs,
     /// Worker threads (default: all cores)
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<usize>,
@@ -42,7 +44,9 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
     let mut reader = FrameReader::new(paths);
     let shape = reader.probe()?;
     let resolved = io::resolve_calibration(&(&a.calib).into(), &a.inputs, shape)?;
-    let config = pipeline_config(&resolved)?;
+    let config = a.wires.apply(pipeline_config(&resolved)?)?;
+    // Own-wire angle over the pullback: applied to every frame in order, after each chunk.
+    let mut wire_sequence = truelumen::guidewire::WireSequence::new(config.ivus_wire);
     let sampler = display_sampler(resolved.calib)?;
     if a.threads == Some(0) {
         return Err(Error::param("threads", "must be at least 1").into());
@@ -75,6 +79,7 @@ pub(crate) fn analyze(a: &AnalyzeArgs) -> anyhow::Result<()> {
             for (r, f) in results.into_iter().zip(&batch) {
                 ok.push(r.with_context(|| format!("analysing {}", f.source))?);
             }
+            ok.iter_mut().for_each(|r| wire_sequence.apply(r));
             batch
                 .par_iter()
                 .zip(&ok)
