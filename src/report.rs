@@ -157,6 +157,26 @@ pub struct GuidewireResult {
     pub confidence: f64,
 }
 
+/// Where the IVUS catheter lies relative to the true lumen.
+///
+/// * `intraluminal`: inside a patent (blood-filled) true lumen;
+/// * `intraplaque`: inside an occluded (plaque-filled) true lumen, the lumen encloses the catheter;
+/// * `subintimal`: between intima and media, the true lumen lies beside the catheter;
+/// * `unknown`: no lumen was found or the evidence does not decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatheterPosition {
+    /// Inside a patent (blood-filled) true lumen.
+    Intraluminal,
+    /// Inside an occluded (plaque-filled) true lumen.
+    Intraplaque,
+    /// In the vessel wall between intima and media; the true lumen lies beside the catheter.
+    Subintimal,
+    /// Not determined.
+    #[default]
+    Unknown,
+}
+
 /// Quality flags attached to a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

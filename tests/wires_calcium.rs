@@ -30,7 +30,7 @@ use truelumen::eval::{WireCalciumScore, score_wires_calcium, summarize_wires_cal
 use truelumen::guidewire::{IvusWireParams, resolve_wire_sequence};
 use truelumen::pipeline::{BatchFrame, process_batch};
 use truelumen::report::FrameResult;
-use truelumen::sim::{Phantom, simulate, wire_sequence};
+use truelumen::sim::{Phantom, PhantomSpec, simulate, wire_sequence, wire_sequence_cto};
 use truelumen::{Calibration, PipelineConfig};
 
 const PULLBACK_SEEDS: [u64; 4] = [8100, 8200, 8300, 8400];
@@ -57,22 +57,47 @@ fn analyse(phantoms: &[Phantom], config: &PipelineConfig) -> Vec<FrameResult> {
 #[test]
 #[ignore]
 fn tuning_pullbacks() {
-    run(&[1100, 1200, 1300, 1400], std::env::var_os("WIRES_OVERLAYS").map(std::path::PathBuf::from), false);
+    let dir = std::env::var_os("WIRES_OVERLAYS").map(std::path::PathBuf::from);
+    run(&[1100, 1200, 1300, 1400], wire_sequence, dir.clone(), Bars::None);
+    run(&[1500, 1600], wire_sequence_cto, dir, Bars::None);
+}
+
+/// Which bars a run asserts.
+#[derive(PartialEq)]
+enum Bars {
+    None,
+    /// All bars (inside/outside against its floor).
+    All,
+    /// Only the figures that do not depend on the true-lumen border (wire identity, calcium).
+    WiresAndCalcium,
+}
+
+/// The same on CTO scenes (`PhantomSpec::random_cto`: catheter intraluminal, intraplaque or
+/// subintimal with the true lumen beside it): one pullback of 16 frames, held-out seeds
+/// 8500–8515. Asserts the wire-identity and calcium bars; the relative angle and inside/outside
+/// depend on the true-lumen border beside a subintimal catheter (issue #3 item 1) and are only
+/// printed. Achieved (2026-11-27): second wire 4/4 (4 more hidden in a shadow), own wire kept
+/// apart 12/12, calcium arc error 19.4° median (6 frames), no calcium reported in 10/10 frames
+/// without; relative angle 5.7° median and inside/outside 60 % on the main branch's
+/// segmentation (which assumes a lumen around the catheter).
+#[test]
+fn wires_and_calcium_on_cto_scenes() {
+    run(&[8500], wire_sequence_cto, None, Bars::WiresAndCalcium);
 }
 
 #[test]
 fn wires_calcium_and_guidance_meet_the_bars() {
-    run(&PULLBACK_SEEDS, None, true);
+    run(&PULLBACK_SEEDS, wire_sequence, None, Bars::All);
 }
 
-fn run(seeds: &[u64], overlays: Option<std::path::PathBuf>, assert_bars: bool) {
+fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Option<std::path::PathBuf>, bars: Bars) {
     let config = PipelineConfig::default();
     let mut scores: Vec<WireCalciumScore> = Vec::new();
     let mut single: Vec<WireCalciumScore> = Vec::new();
     let mut hints = 0;
     for &seed in seeds {
         let phantoms: Vec<Phantom> =
-            wire_sequence(seed, FRAMES_PER_PULLBACK).par_iter().map(|s| simulate(s).unwrap()).collect();
+            scenes(seed, FRAMES_PER_PULLBACK).par_iter().map(|s| simulate(s).unwrap()).collect();
         let mut results = analyse(&phantoms, &config);
         single.extend(results.iter().zip(&phantoms).map(|(r, p)| score_wires_calcium(r, &p.truth).unwrap()));
         resolve_wire_sequence(&mut results, IvusWireParams::default());
@@ -120,12 +145,17 @@ fn run(seeds: &[u64], overlays: Option<std::path::PathBuf>, assert_bars: bool) {
     let sum = summarize_wires_calcium(&scores);
     println!("\nsingle-frame (no sequence pass):\n{}\n", summarize_wires_calcium(&single));
     println!("with the sequence pass:\n{sum}\nhints: {hints}");
-    if !assert_bars {
+    if bars == Bars::None {
+        return;
+    }
+    assert!(sum.second_detection_rate >= 0.95, "second wire detected {:.3}", sum.second_detection_rate);
+    assert!(sum.own_not_second_rate >= 0.97, "own wire kept apart {:.3}", sum.own_not_second_rate);
+    assert!(sum.calcium_arc_err_median_deg <= 20.0, "calcium arc {:.1}", sum.calcium_arc_err_median_deg);
+    assert!(sum.calcium_clean_rate >= 0.90, "calcium clean {:.3}", sum.calcium_clean_rate);
+    if bars == Bars::WiresAndCalcium {
         return;
     }
     assert!(sum.frames >= 60);
-    assert!(sum.second_detection_rate >= 0.95, "second wire detected {:.3}", sum.second_detection_rate);
-    assert!(sum.own_not_second_rate >= 0.97, "own wire kept apart {:.3}", sum.own_not_second_rate);
     // Regression floor, NOT the issue's bar (0.95): the wire positions are right (median
     // relative-angle error ≤ 5°), but in frames with several shadows (own wire, second wire,
     // calcium) the true-lumen border is often drawn inside an in-lumen wire; the lumen

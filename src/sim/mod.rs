@@ -76,6 +76,7 @@
 //!     IEEE Trans. Sonics Ultrason. 30(3):156–163, 1983.
 
 pub mod acoustic;
+pub mod cto;
 pub mod dataset;
 mod rng;
 mod scene;
@@ -86,13 +87,15 @@ pub mod wires;
 pub use acoustic::Simulator;
 pub use dataset::{DatasetInfo, DatasetSpec, FixedPolar, write_dataset};
 pub use shape::{Harmonic, StarShape};
-pub use wires::{wire_scenario, wire_sequence};
-pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, IvusWireSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
+pub use cto::CtoScenario;
+pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, CtoSpec, IvusWireSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
+pub use wires::{wire_scenario, wire_scenario_cto, wire_sequence, wire_sequence_cto, with_wires};
 
 use crate::contour::Contour;
 use crate::error::Error;
 use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point, relative_angle_deg, wrap_deg};
 use crate::plane::{CartImage, PolarImage};
+use crate::report::CatheterPosition;
 use crate::scan::CartesianSampler;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -202,6 +205,32 @@ pub struct Truth {
     /// The IVUS catheter's own wire, if the phantom has one (omitted from JSON when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ivus_wire: Option<IvusWireTruth>,
+    /// Catheter position class; written for CTO scenes (`spec.cto` set) only, so that the
+    /// truth of older phantoms stays as it was. [`Truth::catheter_position_class`] gives it
+    /// for any frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catheter_position: Option<CatheterPosition>,
+    /// Whether the true lumen contains the catheter centre; written for CTO scenes only
+    /// ([`Truth::lumen_contains_catheter`] for any frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lumen_encloses_catheter: Option<bool>,
+}
+
+impl Truth {
+    /// Whether the true lumen contains the catheter centre.
+    pub fn lumen_contains_catheter(&self) -> bool {
+        self.lumen.contains([0.0, 0.0])
+    }
+
+    /// Catheter position: in the lumen → `Intraluminal` (patent) or `Intraplaque` (occluded);
+    /// otherwise `Subintimal` (the catheter lies in the wall inside the EEM).
+    pub fn catheter_position_class(&self) -> CatheterPosition {
+        match (self.lumen_contains_catheter(), self.occluded) {
+            (true, false) => CatheterPosition::Intraluminal,
+            (true, true) => CatheterPosition::Intraplaque,
+            (false, _) => CatheterPosition::Subintimal,
+        }
+    }
 }
 
 /// A simulated frame: polar and Cartesian images (grey levels 0–255, integer-valued) and truth.
@@ -289,7 +318,7 @@ fn truth_of(spec: &PhantomSpec, polar_geometry: PolarGeometry, cart: &CartGeomet
         }
     });
     let calcium = spec.calcium.iter().filter_map(|c| calcium_truth(spec, c)).collect();
-    Truth {
+    let mut t = Truth {
         schema_version: TRUTH_SCHEMA_VERSION,
         lumen_area_mm2: lumen_area,
         vessel_area_mm2: vessel_area,
@@ -312,6 +341,8 @@ fn truth_of(spec: &PhantomSpec, polar_geometry: PolarGeometry, cart: &CartGeomet
         occluded: spec.occluded,
         guidewire,
         calcium,
+        catheter_position: None,
+        lumen_encloses_catheter: None,
         lumen,
         vessel,
         spec: spec.clone(),
@@ -319,7 +350,12 @@ fn truth_of(spec: &PhantomSpec, polar_geometry: PolarGeometry, cart: &CartGeomet
             let c = w.center_mm(spec.catheter_radius_mm);
             IvusWireTruth { center_mm: c, radius_mm: w.radius_mm, angle_deg: angle_deg_of_point(c) }
         }),
+    };
+    if spec.cto.is_some() {
+        t.catheter_position = Some(t.catheter_position_class());
+        t.lumen_encloses_catheter = Some(t.lumen_contains_catheter());
     }
+    t
 }
 
 /// Catheter-view extent of a calcium arc, from a dense sampling of its region.

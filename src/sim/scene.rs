@@ -126,6 +126,8 @@ pub(crate) enum Tissue {
     Catheter,
     Wire,
     Lumen,
+    /// Intimal layer lining the true lumen (CTO scenes only).
+    Intima,
     Plaque,
     Calcium(usize),
     Media,
@@ -152,6 +154,9 @@ pub(crate) struct Scene {
     wires: Vec<Wire>,
     ringdown_depth: f64,
     ringdown_amp: f64,
+    /// Intimal layer lining the true lumen (0 = none) and its amplitude.
+    intima_thick: f64,
+    intima_amp: f64,
 }
 
 impl Scene {
@@ -221,6 +226,8 @@ impl Scene {
                 .collect(),
             ringdown_depth: spec.ringdown_depth_mm,
             ringdown_amp: db(spec.ringdown_db),
+            intima_thick: spec.cto.as_ref().map_or(0.0, |c| c.intima_thickness_mm),
+            intima_amp: spec.cto.as_ref().map_or(0.0, |c| db(c.intima_echo_db)),
         }
     }
 
@@ -244,6 +251,9 @@ impl Scene {
         let dl = self.lumen.radial_excess(p);
         if dl < 0.0 {
             return Tissue::Lumen;
+        }
+        if dl < self.intima_thick {
+            return Tissue::Intima;
         }
         if !self.calcium.is_empty() {
             let lc = self.lumen.center();
@@ -270,6 +280,7 @@ impl Scene {
                 }
             }
             Tissue::Plaque => (self.plaque_sigma * self.texture.at(p, 0)).exp(),
+            Tissue::Intima => self.intima_amp * (0.3 * self.texture.at(p, 1)).exp(),
             Tissue::Calcium(i) => self.calcium[i].amp,
             Tissue::Media => self.media_amp * (0.3 * self.texture.at(p, 1)).exp(),
             Tissue::Outer => {

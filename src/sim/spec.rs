@@ -153,6 +153,20 @@ pub struct PhantomSpec {
     /// absent, so specs and truth files without it are unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ivus_wire: Option<IvusWireSpec>,
+    /// Chronic-total-occlusion scene details ([`PhantomSpec::random_cto`]); `None` (the
+    /// default, and every [`PhantomSpec::random`] spec) leaves the scene as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cto: Option<CtoSpec>,
+}
+
+/// Details of a chronic-total-occlusion scene (see [`super::cto`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CtoSpec {
+    /// Thickness of the intimal layer lining the true lumen (the internal elastic lamina
+    /// region), mm; 0 = no distinct layer.
+    pub intima_thickness_mm: f64,
+    /// Backscatter of that layer relative to mean plaque, dB.
+    pub intima_echo_db: f64,
 }
 
 impl Default for PhantomSpec {
@@ -206,6 +220,7 @@ impl Default for PhantomSpec {
             gain_db: 0.0,
             dynamic_range_db: 50.0,
             ivus_wire: None,
+            cto: None,
         }
     }
 }
@@ -305,6 +320,10 @@ impl PhantomSpec {
             check_range("calcium.echo_db", c.echo_db, -60.0, 60.0)?;
             check_range("calcium.shadow_factor", c.shadow_factor, 0.0, 1.0)?;
         }
+        if let Some(c) = &self.cto {
+            check_range("cto.intima_thickness_mm", c.intima_thickness_mm, 0.0, 0.3)?;
+            check_range("cto.intima_echo_db", c.intima_echo_db, -60.0, 60.0)?;
+        }
         check_positive("mm_per_px", self.mm_per_px())?;
         Ok(())
     }
@@ -367,7 +386,7 @@ impl PhantomSpec {
     }
 }
 
-fn random_harmonics(rng: &mut Rng, max_amp: [f64; 3]) -> Vec<Harmonic> {
+pub(super) fn random_harmonics(rng: &mut Rng, max_amp: [f64; 3]) -> Vec<Harmonic> {
     (0..3)
         .map(|i| Harmonic {
             order: i as u32 + 2,
@@ -379,7 +398,7 @@ fn random_harmonics(rng: &mut Rng, max_amp: [f64; 3]) -> Vec<Harmonic> {
 
 /// Vessel, media thickness, lumen and a catheter position inside the lumen (vessel-centred
 /// frame, vessel at the origin).
-fn random_anatomy(rng: &mut Rng, cath_r: f64) -> (StarShape, f64, StarShape, [f64; 2]) {
+pub(super) fn random_anatomy(rng: &mut Rng, cath_r: f64) -> (StarShape, f64, StarShape, [f64; 2]) {
     let need = cath_r + CATHETER_CLEARANCE_MM + 0.01;
     for _attempt in 0..200 {
         let d_eem = rng.range(1.5, 4.0);

@@ -26,7 +26,19 @@ pub const CALCIUM_FRACTION: f64 = 0.45;
 /// in the plaque, at least 0.15 mm clear of the own wire) and one calcium arc (30–120° about
 /// the lumen centre) in [`CALCIUM_FRACTION`].
 pub fn wire_scenario(seed: u64, own_wire_deg: f64) -> PhantomSpec {
-    let mut s = PhantomSpec::random(seed);
+    with_wires(PhantomSpec::random(seed), own_wire_deg)
+}
+
+/// [`wire_scenario`] on the CTO scene [`PhantomSpec::random_cto`]`(seed)` (catheter
+/// intraluminal, intraplaque or subintimal).
+pub fn wire_scenario_cto(seed: u64, own_wire_deg: f64) -> PhantomSpec {
+    with_wires(PhantomSpec::random_cto(seed), own_wire_deg)
+}
+
+/// `s` with its wires and calcium replaced as [`wire_scenario`] describes (randomness from
+/// `s.seed`).
+pub fn with_wires(mut s: PhantomSpec, own_wire_deg: f64) -> PhantomSpec {
+    let seed = s.seed;
     let mut rng = Rng::derive(seed, STREAM_WIRES, 0);
     let r = WIRE_DIAMETER_MM / 2.0;
     s.ivus_wire = rng.chance(OWN_WIRE_FRACTION).then(|| IvusWireSpec {
@@ -61,4 +73,10 @@ pub fn wire_scenario(seed: u64, own_wire_deg: f64) -> PhantomSpec {
 pub fn wire_sequence(seed: u64, n: usize) -> Vec<PhantomSpec> {
     let own = Rng::derive(seed, STREAM_WIRES, 1).range(0.0, 360.0);
     (0..n as u64).map(|i| wire_scenario(seed + i, own)).collect()
+}
+
+/// [`wire_sequence`] on CTO scenes ([`wire_scenario_cto`]).
+pub fn wire_sequence_cto(seed: u64, n: usize) -> Vec<PhantomSpec> {
+    let own = Rng::derive(seed, STREAM_WIRES, 1).range(0.0, 360.0);
+    (0..n as u64).map(|i| wire_scenario_cto(seed + i, own)).collect()
 }
