@@ -16,7 +16,10 @@
 //! `occluded`) → plaque (log-normal texture from a smooth random field: soft and fibrous
 //! regions; optional calcium arcs) → media (dark band inside the EEM) → adventitia (bright,
 //! fading over `adventitia_thickness_mm + 0.3 mm` into perivascular tissue with random brighter
-//! and darker structures). A second guidewire is a metal disc.
+//! and darker structures). A second guidewire is a metal disc; the IVUS catheter's own wire
+//! ([`IvusWireSpec`], off by default) is another one next to the sheath at a fixed display angle,
+//! with the same echo, shadow and reverberation model. [`wires`] builds pullbacks with both
+//! wires and calcium arcs for the two-wire tests.
 //!
 //! # Signal model
 //! The 2-D convolution model of pulse-echo imaging (Jensen \[1\]; the model behind Field II \[2\]):
