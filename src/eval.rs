@@ -596,6 +596,7 @@ mod tests {
                     confidence: 1.0,
                 }),
                 quality: Quality::default(),
+                catheter_position: crate::report::CatheterPosition::Intraluminal,
                 ivus_wire: None,
                 calcium: Default::default(),
                 guidance: None,

@@ -511,6 +511,7 @@ mod tests {
             plaque_burden: None,
             guidewire: None,
             quality: q,
+            catheter_position: crate::report::CatheterPosition::Unknown,
             ivus_wire: None,
             calcium: Default::default(),
             guidance: None,
@@ -570,7 +571,7 @@ mod tests {
         // One line per frame.
         assert_eq!(text.lines().filter(|l| l.contains("\"index\"")).count(), 2);
         let back: Results = serde_json::from_str(&text).unwrap();
-        assert_eq!(back.schema_version, 1);
+        assert_eq!(back.schema_version, SCHEMA_VERSION);
         assert_eq!(back.frames[0], fr[0]);
         assert_eq!(back.frames[1].plaque_burden, Some(0.123457));
         fr[1].plaque_burden = Some(0.123457);

@@ -252,6 +252,7 @@ mod tests {
                 confidence: 0.8,
             }),
             quality: Quality::default(),
+            catheter_position: crate::report::CatheterPosition::Subintimal,
             ivus_wire: None,
             calcium: Default::default(),
             guidance: None,

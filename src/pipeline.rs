@@ -17,8 +17,13 @@ use crate::guidewire::{
     wire_candidates_into,
 };
 use crate::plane::{CartImage, PolarImage};
-use crate::report::{FrameResult, Quality, QualityFlag, RegionResult};
+use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
+use crate::segment::beside::{
+    BESIDE_LINES, BESIDE_Z_FACTOR, BESIDE_Z_MARGIN, BesideWorkspace, CATHETER_MARGIN_MM, PolarView, find_lumen_beside, patent_lumen, region_evidence,
+    window_sd,
+};
+use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::{SegmentParams, SegmentWorkspace, percentiles, segment_borders};
 
 /// How a frame's pixels map to millimetres.
@@ -59,6 +64,11 @@ pub struct PipelineConfig {
     pub ivus_wire: IvusWireParams,
     /// Calcium arc detection settings.
     pub calcium: CalciumParams,
+    /// Also search a true lumen *beside* the catheter (subintimal catheter position,
+    /// [`crate::segment::beside`]) and report it when its evidence wins. Off by default until
+    /// it meets the accuracy bars on patent frames (see README); `catheter_position` is
+    /// reported either way.
+    pub lumen_beside_catheter: bool,
 }
 
 impl Default for PipelineConfig {
@@ -75,7 +85,17 @@ impl Default for PipelineConfig {
             speckle: SpeckleFilter::Srad(SradParams::default().with_parallel(false)),
             ivus_wire: IvusWireParams::default(),
             calcium: CalciumParams::default(),
+            lumen_beside_catheter: false,
         }
+    }
+}
+
+impl PipelineConfig {
+    /// Turns the search for a true lumen beside the catheter on or off.
+    #[must_use]
+    pub fn with_lumen_beside_catheter(mut self, on: bool) -> Self {
+        self.lumen_beside_catheter = on;
+        self
     }
 }
 
@@ -176,6 +196,14 @@ pub struct Pipeline {
     hist: Vec<u32>,
     wire_cands: Vec<WireCandidate>,
     hint: String,
+    beside: BesideWorkspace,
+    wall_path: Vec<usize>,
+    wall_lo: Vec<usize>,
+    wall_hi: Vec<usize>,
+    wall_ws: PathWorkspace,
+    wall_mm: Vec<f64>,
+    wall_joint_mm: Vec<f64>,
+    radii_mm: Vec<f64>,
 }
 
 impl Pipeline {
@@ -199,6 +227,14 @@ impl Pipeline {
             hist: Vec::new(),
             wire_cands: Vec::new(),
             hint: String::new(),
+            beside: BesideWorkspace::default(),
+            wall_path: Vec::new(),
+            wall_lo: Vec::new(),
+            wall_hi: Vec::new(),
+            wall_ws: PathWorkspace::default(),
+            wall_mm: Vec::new(),
+            wall_joint_mm: Vec::new(),
+            radii_mm: Vec::new(),
         })
     }
 
@@ -328,7 +364,11 @@ impl Pipeline {
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
         segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
-        let lumen_c = contour_from_path(&self.seg.borders.lumen, &geom);
+        let (beside_c, catheter_position) = self.true_lumen(&geom, start, end, catheter_radius_mm);
+        let lumen_c = match beside_c {
+            Some(c) => Some(c),
+            None => contour_from_path(&self.seg.borders.lumen, &geom),
+        };
         let vessel_c = contour_from_path(&self.seg.borders.vessel, &geom);
         quality.lumen_contrast = round4(self.seg.borders.lumen_contrast as f64);
         quality.vessel_contrast = round4(self.seg.borders.vessel_contrast as f64);
@@ -356,6 +396,7 @@ impl Pipeline {
         if lumen.is_none() {
             quality.flag(QualityFlag::NoLumenFound);
         }
+        let catheter_position = if lumen.is_some() { catheter_position } else { CatheterPosition::Unknown };
         if vessel.is_none() {
             quality.flag(QualityFlag::NoVesselFound);
         } else if self.seg.borders.vessel.iter().any(|&s| s + 2 >= end) {
@@ -379,12 +420,107 @@ impl Pipeline {
             plaque_burden,
             guidewire: None,
             quality,
+            catheter_position,
             ivus_wire: None,
             calcium,
             guidance: None,
             wire_candidates: Vec::new(),
         }
         .with_wires(&self.wire_cands, &self.config.ivus_wire, &mut self.hint))
+    }
+
+    /// True lumen wherever it lies ([`crate::segment::beside`]): compares the catheter-enclosing
+    /// lumen of the last [`segment_borders`] call with the best lumen beside the catheter by
+    /// their region evidence. Returns the beside-the-catheter contour when it wins, and the
+    /// catheter position class. Lumen contrast for the patent/occluded decision is measured on
+    /// the unfiltered frame `self.polar`.
+    fn true_lumen(
+        &mut self,
+        geom: &PolarGeometry,
+        start: usize,
+        end: usize,
+        catheter_radius_mm: f64,
+    ) -> (Option<Contour>, CatheterPosition) {
+        let mmps = geom.mm_per_sample;
+        let enclosing = &self.seg.borders.lumen;
+        let sd = self.seg.speckle_sd as f64;
+        if !(sd > 0.0) || enclosing.len() != geom.n_lines {
+            return (None, CatheterPosition::Unknown);
+        }
+        // The wall the lumen may not cross: the EEM found on its own (no lumen inside it, so it
+        // may pass close to a catheter that sits in the wall) minus the assumed media thickness.
+        let media = self.config.segment.media_mm;
+        let n = geom.n_lines;
+        let wm = ((media / mmps).round() as usize).max(2);
+        let last = self.seg.cost_v.cols().saturating_sub(1);
+        self.wall_lo.clear();
+        self.wall_lo.resize(n, (start + wm).min(last));
+        self.wall_hi.clear();
+        self.wall_hi.resize(n, end.min(last));
+        let arc_mm = 1.5 * std::f64::consts::TAU / n as f64;
+        let k = ((self.config.segment.max_slope * arc_mm / mmps).ceil() as usize).clamp(1, 12);
+        let pp = PathParams { max_jump: k, jump_penalty: self.config.segment.jump_penalty };
+        let wall_ok = self.config.lumen_beside_catheter
+            && self.seg.cost_v.rows() == n
+            && optimal_closed_path(
+                &self.seg.cost_v,
+                &self.wall_lo,
+                &self.wall_hi,
+                pp,
+                &mut self.wall_ws,
+                &mut self.wall_path,
+            )
+            .is_some();
+        if !wall_ok {
+            self.wall_path.clear();
+        }
+        self.wall_mm.clear();
+        self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
+        // Enclosing hypothesis as radii along the evidence rays.
+        self.radii_mm.clear();
+        for i in 0..BESIDE_LINES {
+            let l = geom.line_of_angle_deg(i as f64 * 360.0 / BESIDE_LINES as f64).round() as usize % geom.n_lines;
+            self.radii_mm.push((enclosing[l] as f64 - 0.5).max(0.0) * mmps);
+        }
+        // Each hypothesis is a (lumen, vessel) pair: the enclosing lumen is judged inside the
+        // vessel found with it, the beside lumen inside the vessel found on its own.
+        self.wall_joint_mm.clear();
+        self.wall_joint_mm.extend(self.seg.borders.vessel.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
+        let joint_view = PolarView {
+            image: &self.seg.norm,
+            geom,
+            exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
+            wall_mm: &self.wall_joint_mm,
+            shadowed: &self.shadows.bridge,
+        };
+        let e_enclosing = region_evidence(&joint_view, [0.0, 0.0], &self.radii_mm, sd);
+        let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
+        let beside = self.config.lumen_beside_catheter && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
+        let use_beside =
+            beside && self.beside.best.evidence.z > BESIDE_Z_FACTOR * e_enclosing.z.max(0.0) + BESIDE_Z_MARGIN;
+        // Patent or occluded, from the unfiltered frame in its own speckle SDs.
+        let w = ((0.3 / mmps).round() as usize).max(8);
+        let raw_sd = window_sd(&self.polar, start, end, w, &self.shadows.bridge, &mut self.scratch) as f64;
+        let raw = if use_beside {
+            let raw_view = PolarView { image: &self.polar, ..view };
+            region_evidence(&raw_view, self.beside.best.center_mm, &self.beside.best.radii_mm, raw_sd)
+        } else {
+            let raw_view = PolarView { image: &self.polar, ..joint_view };
+            region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd)
+        };
+        let patent = patent_lumen(raw.contrast_sd);
+        if use_beside {
+            // The vessel is the one found without a lumen inside it.
+            if self.wall_path.len() == n {
+                self.seg.borders.vessel.clone_from(&self.wall_path);
+            }
+            let pts = self.beside.best.points_mm().map(|p| [round4(p[0]), round4(p[1])]).collect();
+            (Some(Contour::new(pts)), CatheterPosition::Subintimal)
+        } else if patent {
+            (None, CatheterPosition::Intraluminal)
+        } else {
+            (None, CatheterPosition::Intraplaque)
+        }
     }
 
     /// Polar geometry used to resample a Cartesian frame: one sample per pixel, out to

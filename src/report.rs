@@ -1,4 +1,7 @@
-//! The per-frame result and the `results.json` document (schema version 1).
+//! The per-frame result and the `results.json` document (schema version 2).
+//!
+//! Version 2 added `catheter_position` to each frame (the lumen's `encloses_catheter` may now
+//! be `false`: a true lumen beside a subintimal catheter).
 //!
 //! Field names carry their units. Coordinates and angles follow [`crate::geometry`].
 //! Fields may be added in later versions; existing ones are never renamed.
@@ -7,7 +10,7 @@ use crate::contour::Contour;
 use serde::{Deserialize, Serialize};
 
 /// Version of the `results.json` schema written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole `results.json` document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,6 +46,9 @@ pub struct FrameResult {
     pub guidewire: Option<GuidewireResult>,
     /// Quality flags and figures.
     pub quality: Quality,
+    /// Where the catheter lies relative to the true lumen (`unknown` without a lumen).
+    #[serde(default)]
+    pub catheter_position: CatheterPosition,
     /// The IVUS catheter's own wire (echo next to the sheath at a nearly fixed angle), or
     /// `null` when not seen. Never reported as `guidewire`.
     #[serde(default)]
@@ -131,7 +137,8 @@ pub struct RegionResult {
     pub area_equivalent_diameter_mm: f64,
     /// `(max − min) / max` diameter (ACC consensus definition), 0 = circular.
     pub eccentricity: f64,
-    /// Whether the region contains the catheter centre.
+    /// Whether the region contains the catheter centre. For the lumen, `false` means a true
+    /// lumen beside the catheter (subintimal catheter position).
     pub encloses_catheter: bool,
 }
 

@@ -57,7 +57,7 @@ fn analyze_folder_writes_three_outputs() {
     assert!(r.stderr.contains("4 frames"), "{}", r.stderr);
 
     let results: Results = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    assert_eq!(results.schema_version, 1);
+    assert_eq!(results.schema_version, 2);
     let sources: Vec<&str> = results.frames.iter().map(|f| f.source.as_str()).collect();
     assert_eq!(sources, ["f1.png", "f2.png", "f3.tif", "f10.png"]);
     assert!(results.frames.iter().enumerate().all(|(i, f)| f.index == i && f.mm_per_px == 0.02));

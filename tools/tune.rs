@@ -8,6 +8,8 @@
 //!   yellow, wire magenta) and `polar<N>.png` (the pipeline's polar frame with the same borders).
 //! * `FIX512=1`: 512 px / 10 mm frames like the fixtures instead of the drawn size.
 //! * `WIRE=1`: prints the true wire and every shadow run found.
+//! * `CTO=1`: chronic-total-occlusion scenes (`PhantomSpec::random_cto`); prints the true and
+//!   found catheter position and the position accuracy.
 //! * `FILTER='{"kind":"lee",...}'`: speckle filter (JSON of `SpeckleFilter`).
 //! * `EW`, `HW`, `WO`, `MS`, `JP`, `MED`, `ADV`: override `SegmentParams` fields
 //!   (lumen edge weight, homogeneity weight, outside window mm, max slope, jump penalty, media
@@ -47,10 +49,15 @@ fn main() {
     if let Some(v) = env("ADV") {
         cfg.segment.adventitia_mm = v;
     }
+    if std::env::var("CTO").is_ok() {
+        cfg = cfg.with_lumen_beside_catheter(true);
+    }
     let mut p = Pipeline::new(cfg).unwrap();
     let mut scores = Vec::new();
+    let mut positions = Vec::new();
     for seed in start..start + count {
-        let mut spec = PhantomSpec::random(seed);
+        let cto = std::env::var("CTO").is_ok();
+        let mut spec = if cto { PhantomSpec::random_cto(seed) } else { PhantomSpec::random(seed) };
         if std::env::var("FIX512").is_ok() {
             let f = 512.0 / spec.image_side_px as f64;
             spec.catheter_offset_px = [spec.catheter_offset_px[0] * f, spec.catheter_offset_px[1] * f];
@@ -88,6 +95,18 @@ fn main() {
             res.quality.flags
         );
         println!("   contrast lumen {:.2} vessel {:.2}", res.quality.lumen_contrast, res.quality.vessel_contrast);
+        if cto {
+            let want = t.catheter_position_class();
+            println!(
+                "   position truth {want:?} found {:?} {} encloses {:?} lumen-area truth {:.2} found {:?}",
+                res.catheter_position,
+                if want == res.catheter_position { "OK" } else { "WRONG" },
+                res.lumen.as_ref().map(|l| l.encloses_catheter),
+                t.lumen_area_mm2,
+                res.lumen.as_ref().map(|l| l.area_mm2),
+            );
+            positions.push((want, res.catheter_position, s.lumen_jaccard));
+        }
         scores.push(s);
         if std::env::var("WIRE").is_ok() {
             if let Some(w) = &t.guidewire {
@@ -191,4 +210,15 @@ fn main() {
         }
     }
     println!("{}", summarize(&scores));
+    if !positions.is_empty() {
+        use truelumen::report::CatheterPosition as P;
+        let ok = positions.iter().filter(|(a, b, _)| a == b).count();
+        println!("catheter position correct {ok}/{}", positions.len());
+        for class in [P::Intraluminal, P::Intraplaque, P::Subintimal] {
+            let js: Vec<f64> = positions.iter().filter(|p| p.0 == class).map(|p| p.2).collect();
+            let n_ok = positions.iter().filter(|p| p.0 == class && p.1 == class).count();
+            let mean = js.iter().sum::<f64>() / js.len().max(1) as f64;
+            println!("  {class:?}: n {} correct {n_ok} lumen JM mean {mean:.3}", js.len());
+        }
+    }
 }

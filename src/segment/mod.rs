@@ -22,9 +22,10 @@
 //! angle is reported in the quality flags.
 //!
 //! The catheter-enclosing case is a single radius per angle. A true lumen beside a subintimal
-//! catheter needs near and far borders per line over the sector that sees it; that search
-//! will plug in next to [`segment_borders`] using the same cost images and path search.
+//! catheter is found by [`beside`] (re-centred star-shaped search with the same cost and path
+//! search); the two hypotheses are compared by the same region evidence.
 
+pub mod beside;
 pub mod path;
 
 use crate::geometry::PolarGeometry;
@@ -120,6 +121,8 @@ pub struct SegmentWorkspace {
     pub borders: PolarBorders,
     /// Statistics of the last call.
     pub stats: FrameStats,
+    /// Speckle standard deviation of [`SegmentWorkspace::norm`] in the last call (0 if none).
+    pub speckle_sd: f32,
 }
 
 const HIST_BINS: usize = 256;
@@ -154,6 +157,7 @@ pub fn segment_borders(
     ws: &mut SegmentWorkspace,
 ) {
     let (n, ns) = polar.shape();
+    ws.speckle_sd = 0.0;
     ws.borders.lumen.clear();
     ws.borders.vessel.clear();
     let mmps = geom.mm_per_sample;
@@ -208,6 +212,7 @@ pub fn segment_borders(
         return;
     }
     let speckle_sd = speckle_sd(&ws.prefix, &ws.prefix2, start, end, samples(0.1).max(4), shadowed, &mut ws.scratch);
+    ws.speckle_sd = speckle_sd;
     ws.cost.resize(n, ns);
     ws.cost_v.resize(n, ns);
     for l in 0..n {
@@ -235,8 +240,10 @@ pub fn segment_borders(
             let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(a), s);
             row[s] = -step - params.lumen_edge_weight * edge;
         }
-        // Vessel: dark media then bright adventitia, after a brighter plaque.
-        for s in (start + gap).min(vessel_end)..=vessel_end {
+        // Vessel: dark media then bright adventitia, after a brighter plaque. (Filled from
+        // `start` so that a vessel-only search (`beside`) can use it; the joint search below
+        // keeps its own windows.)
+        for s in start.min(vessel_end)..=vessel_end {
             row_v[s] = vessel_cost(pre, s, wm, wa);
         }
     }

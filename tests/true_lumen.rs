@@ -1,0 +1,107 @@
+//! True lumen wherever it lies, and the catheter position, on chronic-total-occlusion phantoms.
+//!
+//! The search beside the catheter is switched on here (`with_lumen_beside_catheter(true)`);
+//! it is off by default (README).
+//!
+//! # Data
+//! 60 frames simulated in the test from `PhantomSpec::random_cto(seed)` for seeds 7000..7060,
+//! unmodified (intraluminal, intraplaque and subintimal scenes with occluded or patent lumens,
+//! wires, calcium, 256/512 A-lines, image sides 256–1024 px, gain ±10 dB, dynamic range
+//! 40–70 dB; see `truelumen::sim::cto`). These seeds were never used to choose or tune anything
+//! (tuning used seeds 1000–1099 with `CTO=1 cargo run --release --example tune`).
+//!
+//! # Metrics (against exact truth)
+//! * lumen Jaccard on filled regions after moving the result to the true catheter centre
+//!   (`eval::score_against_truth`; a missing lumen counts 0), mean per true catheter position;
+//! * catheter position class (`intraluminal` / `intraplaque` / `subintimal`) correct, over all
+//!   frames; `encloses_catheter` of the lumen agrees with the truth;
+//! * the vessel found encloses the catheter in every frame where one is found.
+//!
+//! # Thresholds
+//! The targets are lumen Jaccard ≥ 0.85 (subintimal), ≥ 0.90 (intraplaque) and position
+//! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures
+//! and asserts documented regression floors just below what this version achieves (see the
+//! README, "True lumen and catheter position"), so that any regression fails.
+//!
+//! `cargo test --release --test true_lumen -- --nocapture` prints the figures.
+
+use rayon::prelude::*;
+use truelumen::eval::score_against_truth;
+use truelumen::report::CatheterPosition;
+use truelumen::sim::{PhantomSpec, Simulator};
+use truelumen::{Calibration, Pipeline, PipelineConfig};
+
+/// Regression floors (achieved − margin) and the targets.
+const FLOOR_JM_SUBINTIMAL: f64 = 0.40;
+const FLOOR_JM_INTRAPLAQUE: f64 = 0.80;
+const FLOOR_POSITION: f64 = 0.55;
+const TARGET_JM_SUBINTIMAL: f64 = 0.85;
+const TARGET_JM_INTRAPLAQUE: f64 = 0.90;
+const TARGET_POSITION: f64 = 0.90;
+
+struct Outcome {
+    seed: u64,
+    want: CatheterPosition,
+    got: CatheterPosition,
+    jaccard: f64,
+    encloses_ok: bool,
+    vessel_encloses: Option<bool>,
+}
+
+#[test]
+fn cto_phantoms_true_lumen_and_catheter_position() {
+    let seeds: Vec<u64> = (7000..7060).collect();
+    let outcomes: Vec<Outcome> = seeds
+        .par_iter()
+        .map_init(
+            || (Simulator::new(), Pipeline::new(PipelineConfig::default().with_lumen_beside_catheter(true)).unwrap()),
+            |(sim, pipe), &seed| {
+                let ph = sim.simulate(&PhantomSpec::random_cto(seed)).unwrap();
+                let res = pipe.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "cto").unwrap();
+                let s = score_against_truth(&res, &ph.truth).unwrap();
+                let want = ph.truth.catheter_position.expect("CTO truth has a position");
+                Outcome {
+                    seed,
+                    want,
+                    got: res.catheter_position,
+                    jaccard: s.lumen_jaccard,
+                    encloses_ok: res.lumen.as_ref().map(|l| l.encloses_catheter) == ph.truth.lumen_encloses_catheter,
+                    vessel_encloses: res.vessel.as_ref().map(|v| v.encloses_catheter),
+                }
+            },
+        )
+        .collect();
+    let mut by_class = Vec::new();
+    for class in [CatheterPosition::Intraluminal, CatheterPosition::Intraplaque, CatheterPosition::Subintimal] {
+        let of: Vec<&Outcome> = outcomes.iter().filter(|o| o.want == class).collect();
+        let n = of.len().max(1) as f64;
+        let jm = of.iter().map(|o| o.jaccard).sum::<f64>() / n;
+        let ok = of.iter().filter(|o| o.got == class).count();
+        println!("{class:?}: {} frames, lumen Jaccard mean {jm:.3}, position correct {ok}", of.len());
+        by_class.push((class, of.len(), jm));
+    }
+    let n = outcomes.len() as f64;
+    let correct = outcomes.iter().filter(|o| o.want == o.got).count() as f64 / n;
+    let encloses = outcomes.iter().filter(|o| o.encloses_ok).count() as f64 / n;
+    for o in outcomes.iter().filter(|o| o.want != o.got) {
+        println!("  seed {}: truth {:?}, found {:?}, lumen Jaccard {:.3}", o.seed, o.want, o.got, o.jaccard);
+    }
+    let jm = |c: CatheterPosition| by_class.iter().find(|b| b.0 == c).map_or(0.0, |b| b.2);
+    let (jm_sub, jm_ip) = (jm(CatheterPosition::Subintimal), jm(CatheterPosition::Intraplaque));
+    println!("| metric | target | floor | achieved |");
+    println!("| lumen Jaccard, subintimal | {TARGET_JM_SUBINTIMAL} | {FLOOR_JM_SUBINTIMAL} | {jm_sub:.3} |");
+    println!("| lumen Jaccard, intraplaque | {TARGET_JM_INTRAPLAQUE} | {FLOOR_JM_INTRAPLAQUE} | {jm_ip:.3} |");
+    println!("| catheter position correct | {TARGET_POSITION} | {FLOOR_POSITION} | {correct:.3} |");
+    println!("| lumen encloses_catheter correct | - | - | {encloses:.3} |");
+    eprintln!("true_lumen: JM subintimal {jm_sub:.3}, intraplaque {jm_ip:.3}, position {correct:.3}");
+
+    assert!(
+        by_class.iter().all(|b| b.1 >= 8),
+        "every position class needs frames: {:?}",
+        by_class.iter().map(|b| b.1).collect::<Vec<_>>()
+    );
+    assert!(outcomes.iter().all(|o| o.vessel_encloses != Some(false)), "a vessel that does not enclose the catheter");
+    assert!(jm_sub >= FLOOR_JM_SUBINTIMAL, "subintimal lumen Jaccard {jm_sub:.3} < {FLOOR_JM_SUBINTIMAL}");
+    assert!(jm_ip >= FLOOR_JM_INTRAPLAQUE, "intraplaque lumen Jaccard {jm_ip:.3} < {FLOOR_JM_INTRAPLAQUE}");
+    assert!(correct >= FLOOR_POSITION, "catheter position correct {correct:.3} < {FLOOR_POSITION}");
+}
