@@ -252,7 +252,197 @@ pub fn translated(result: &FrameResult, d_mm: [f64; 2]) -> FrameResult {
     if let Some(w) = &mut out.guidewire {
         w.center_mm = mv(w.center_mm);
     }
+    if let Some(w) = &mut out.ivus_wire {
+        w.center_mm = mv(w.center_mm);
+    }
     out
+}
+
+/// Scores of one frame for the two wires and calcium (issue #3): against phantom truth with
+/// the catheter's own wire ([`Truth::ivus_wire`]), the second wire and calcium arcs.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct WireCalciumScore {
+    /// The truth has a second wire.
+    pub second_present: bool,
+    /// The true second wire lies in the acoustic shadow of the own wire or of calcium (seen
+    /// from the catheter, angularly overlapping and farther away): no image shows it. Such
+    /// frames are left out of the detection rate and counted separately.
+    pub second_hidden: bool,
+    /// A second wire was reported within [`WIRE_MATCH_MM`] of the true one.
+    pub second_matched: bool,
+    /// A second wire was reported that is not the true one (none there, or far from it).
+    pub second_false: bool,
+    /// The truth has an own wire.
+    pub own_present: bool,
+    /// The own wire was reported as the second wire (reported second wire within
+    /// [`WIRE_MATCH_MM`] of the own wire).
+    pub own_as_second: bool,
+    /// The own wire was reported as `ivus_wire` within [`WIRE_MATCH_MM`].
+    pub own_matched: bool,
+    /// Relative-angle error of a matched second wire, degrees.
+    pub relative_angle_err_deg: Option<f64>,
+    /// Inside/outside agreement of a matched second wire with a lumen.
+    pub inside_correct: Option<bool>,
+    /// The truth has calcium.
+    pub calcium_present: bool,
+    /// Calcium was reported.
+    pub calcium_reported: bool,
+    /// Arc error over the true arcs, degrees (mean over arcs; see [`calcium_arc_error_deg`]).
+    pub calcium_arc_err_deg: Option<f64>,
+}
+
+/// Distance within which a reported wire matches a true one, mm.
+pub const WIRE_MATCH_MM: f64 = 0.5;
+
+/// Error of the reported arcs against one true arc (display degrees): the reported arcs that
+/// overlap it are joined (earliest start to latest end, counter-clockwise about the true arc's
+/// middle) and the error is the mean of the absolute start and end differences; a true arc that
+/// no reported arc overlaps scores its own extent (missed entirely).
+pub fn calcium_arc_error_deg(truth: &crate::sim::CalciumTruth, reported: &[crate::report::CalciumArc]) -> f64 {
+    let mid = truth.start_deg + truth.arc_deg / 2.0;
+    let half = truth.arc_deg / 2.0;
+    // Reported arcs as [s, e] relative to the true middle, counter-clockwise positive.
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for a in reported {
+        let s = wrap_rel_deg(a.start_deg - mid);
+        let e = s + a.arc_deg;
+        if s < half && e > -half {
+            lo = lo.min(s);
+            hi = hi.max(e);
+        }
+    }
+    if lo > hi {
+        return truth.arc_deg;
+    }
+    0.5 * ((lo + half).abs() + (hi - half).abs())
+}
+
+/// Scores the wires and calcium of a Cartesian frame result against phantom truth (after
+/// [`shift_to_truth_center`]).
+///
+/// # Errors
+/// As [`shift_to_truth_center`].
+pub fn score_wires_calcium(result: &FrameResult, truth: &Truth) -> Result<WireCalciumScore, Error> {
+    let r = shift_to_truth_center(result, truth)?;
+    let dist = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).hypot(a[1] - b[1]);
+    let mut s = WireCalciumScore {
+        second_present: truth.guidewire.is_some(),
+        own_present: truth.ivus_wire.is_some(),
+        calcium_present: !truth.calcium.is_empty(),
+        calcium_reported: !r.calcium.arcs.is_empty(),
+        ..WireCalciumScore::default()
+    };
+    if let Some(t) = &truth.guidewire {
+        let rho = t.center_mm[0].hypot(t.center_mm[1]);
+        let half = (t.radius_mm / rho).clamp(0.0, 1.0).asin().to_degrees();
+        let behind_own = truth.ivus_wire.as_ref().is_some_and(|o| {
+            let d = o.center_mm[0].hypot(o.center_mm[1]);
+            let o_half = (o.radius_mm / d).clamp(0.0, 1.0).asin().to_degrees();
+            d < rho && wrap_rel_deg(t.angle_deg - o.angle_deg).abs() < o_half + half
+        });
+        let behind_calcium = truth.calcium.iter().any(|c| {
+            let rel = (t.angle_deg - c.start_deg).rem_euclid(360.0);
+            c.depth_mm < rho && rel > half && rel < c.arc_deg - half
+        });
+        s.second_hidden = behind_own || behind_calcium;
+    }
+    if let Some(w) = &r.guidewire {
+        match &truth.guidewire {
+            Some(t) if dist(w.center_mm, t.center_mm) <= WIRE_MATCH_MM => {
+                s.second_matched = true;
+                s.relative_angle_err_deg = w.relative_angle_deg.map(|a| wrap_rel_deg(a - t.relative_angle_deg).abs());
+                s.inside_correct = w.in_true_lumen.map(|i| i == t.in_true_lumen);
+            }
+            _ => s.second_false = true,
+        }
+        if let Some(o) = &truth.ivus_wire {
+            s.own_as_second = !s.second_matched && dist(w.center_mm, o.center_mm) <= WIRE_MATCH_MM;
+        }
+    }
+    if let (Some(w), Some(o)) = (&r.ivus_wire, &truth.ivus_wire) {
+        s.own_matched = dist(w.center_mm, o.center_mm) <= WIRE_MATCH_MM;
+    }
+    if s.calcium_present {
+        let errs: Vec<f64> = truth.calcium.iter().map(|c| calcium_arc_error_deg(c, &r.calcium.arcs)).collect();
+        s.calcium_arc_err_deg = Some(mean(&errs));
+    }
+    Ok(s)
+}
+
+/// Aggregate two-wire and calcium figures.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct WireCalciumSummary {
+    /// Frames scored.
+    pub frames: usize,
+    /// Frames with a visible second wire (not hidden in another shadow).
+    pub second_frames: usize,
+    /// Frames whose second wire is hidden in the own wire's or calcium's shadow.
+    pub second_hidden_frames: usize,
+    /// Fraction of the visible ones where it was found.
+    pub second_detection_rate: f64,
+    /// Fraction of all frames with a wrong second-wire report.
+    pub second_false_rate: f64,
+    /// Frames with an own wire.
+    pub own_frames: usize,
+    /// Fraction of own-wire frames where the own wire was *not* reported as the second wire.
+    pub own_not_second_rate: f64,
+    /// Fraction of own-wire frames where it was reported as `ivus_wire`.
+    pub own_detection_rate: f64,
+    /// Median relative-angle error of matched second wires, degrees.
+    pub relative_angle_err_median_deg: f64,
+    /// Fraction of matched second wires with correct inside/outside.
+    pub inside_accuracy: f64,
+    /// Frames with calcium.
+    pub calcium_frames: usize,
+    /// Median arc error on frames with calcium, degrees.
+    pub calcium_arc_err_median_deg: f64,
+    /// Fraction of frames without calcium where none was reported.
+    pub calcium_clean_rate: f64,
+}
+
+/// Summarises [`WireCalciumScore`]s.
+pub fn summarize_wires_calcium(scores: &[WireCalciumScore]) -> WireCalciumSummary {
+    let count = |f: &dyn Fn(&WireCalciumScore) -> bool| scores.iter().filter(|s| f(s)).count();
+    let frac = |num: usize, den: usize| if den > 0 { num as f64 / den as f64 } else { f64::NAN };
+    let second_frames = count(&|s| s.second_present && !s.second_hidden);
+    let own_frames = count(&|s| s.own_present);
+    let calcium_frames = count(&|s| s.calcium_present);
+    let mut angle: Vec<f64> = scores.iter().filter_map(|s| s.relative_angle_err_deg).collect();
+    let inside: Vec<f64> = scores.iter().filter_map(|s| s.inside_correct.map(|b| f64::from(u8::from(b)))).collect();
+    let mut arc: Vec<f64> = scores.iter().filter_map(|s| s.calcium_arc_err_deg).collect();
+    WireCalciumSummary {
+        frames: scores.len(),
+        second_frames,
+        second_hidden_frames: count(&|s| s.second_present && s.second_hidden),
+        second_detection_rate: frac(count(&|s| s.second_present && !s.second_hidden && s.second_matched), second_frames),
+        second_false_rate: frac(count(&|s| s.second_false), scores.len()),
+        own_frames,
+        own_not_second_rate: frac(count(&|s| s.own_present && !s.own_as_second), own_frames),
+        own_detection_rate: frac(count(&|s| s.own_present && s.own_matched), own_frames),
+        relative_angle_err_median_deg: median(&mut angle),
+        inside_accuracy: mean(&inside),
+        calcium_frames,
+        calcium_arc_err_median_deg: median(&mut arc),
+        calcium_clean_rate: frac(count(&|s| !s.calcium_present && !s.calcium_reported), scores.len() - calcium_frames),
+    }
+}
+
+impl std::fmt::Display for WireCalciumSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "frames                               {}", self.frames)?;
+        writeln!(f, "second wire frames (visible)         {}", self.second_frames)?;
+        writeln!(f, "second wire hidden in a shadow       {}", self.second_hidden_frames)?;
+        writeln!(f, "second wire detected                 {:.1} %", 100.0 * self.second_detection_rate)?;
+        writeln!(f, "second wire false reports            {:.1} %", 100.0 * self.second_false_rate)?;
+        writeln!(f, "own wire frames                      {}", self.own_frames)?;
+        writeln!(f, "own wire not reported as second      {:.1} %", 100.0 * self.own_not_second_rate)?;
+        writeln!(f, "own wire reported as ivus_wire       {:.1} %", 100.0 * self.own_detection_rate)?;
+        writeln!(f, "relative-angle error (median)        {:.2} deg", self.relative_angle_err_median_deg)?;
+        writeln!(f, "inside/outside correct               {:.1} %", 100.0 * self.inside_accuracy)?;
+        writeln!(f, "calcium frames                       {}", self.calcium_frames)?;
+        writeln!(f, "calcium arc error (median)           {:.1} deg", self.calcium_arc_err_median_deg)?;
+        write!(f, "no calcium reported where none       {:.1} %", 100.0 * self.calcium_clean_rate)
+    }
 }
 
 /// Scores a Cartesian frame result against phantom truth: [`shift_to_truth_center`], then
@@ -407,6 +597,10 @@ mod tests {
                 }),
                 quality: Quality::default(),
                 catheter_position: crate::report::CatheterPosition::Intraluminal,
+                ivus_wire: None,
+                calcium: Default::default(),
+                guidance: None,
+                wire_candidates: Vec::new(),
             },
             [-d[0], -d[1]],
         );

@@ -17,11 +17,16 @@
 //! 3. Runs of shadowed lines (wrapping across line 0, grown by hysteresis). A run whose core is
 //!    as wide as a wire of radius `wire_radius_mm` at the echo depth, behind a prominent echo,
 //!    is a wire; a wider run is other shadow (calcium) unless its width places a wire outside
-//!    the sheath nearer than the echo found (near-surface echo lost in the ring-down).
+//!    the sheath nearer than the echo found (near-surface echo lost in the ring-down: the IVUS
+//!    catheter's own wire) *and* the frame shows that wire's echo: its near surface at that
+//!    depth, or its first reverberation one wire diameter behind it.
+//! 4. Wire runs become [`WireCandidate`]s; [`split_wires`] tells the catheter's own wire
+//!    (next to the sheath, at a known or recurring angle, [`IvusWireParams`]) from the second
+//!    guidewire, and [`WireSequence`] learns the own wire's angle over a pullback.
 //!
 //! The wire centre is placed `wire_radius_mm` behind the leading echo, at the shadow-weighted
-//! circular mean angle of the run. Differences from the literature template: single frame (no
-//! temporal consistency), and the width test uses the physical wire size.
+//! circular mean angle of the run. Differences from the literature template: the width test
+//! uses the physical wire size, and temporal consistency is used only for the own wire's angle.
 
 use crate::catheter::angular_median_profile;
 use crate::geometry::PolarGeometry;
@@ -30,6 +35,14 @@ use crate::plane::PolarImage;
 /// A depth counts for the shadow test where the angular median exceeds the frame's darkest
 /// median level by this fraction of the intensity spread.
 const VISIBLE_FRACTION: f32 = 0.15;
+
+/// Half-depth of the window in which a wire placed by its shadow width must show its
+/// near-surface echo, mm.
+const NEAR_ECHO_WINDOW_MM: f64 = 0.1;
+
+/// Largest gap between the sheath and a wire whose near-surface echo may be lost in the
+/// ring-down (a wire placed by its shadow width), mm.
+const LOST_ECHO_MAX_GAP_MM: f64 = 0.2;
 
 /// Fraction of a line's brightest echo that marks its leading echo.
 const LEADING_ECHO_FRACTION: f32 = 0.7;
@@ -315,11 +328,39 @@ pub fn detect_shadows(
         // it is a wire there; otherwise the shadow is not a wire's.
         let r_from_width = params.wire_radius_mm / (width_deg.to_radians() / 2.0).sin().max(1e-6);
         let prominence = sp / len as f64;
-        let (kind, wire_center_mm) = if prominence < params.min_echo_prominence {
-            (ShadowKind::Other, r_c)
-        } else if width_deg <= params.width_factor * expected + params.width_slack_deg {
+        // A wire placed by its width must show an echo of its own: its near surface (a bright
+        // echo within ±`NEAR_ECHO_WINDOW_MM` of `r_from_width − R` on the central lines), or,
+        // when that surface is lost in the ring-down (saturated, then subtracted with the
+        // rings), its first reverberation one wire diameter behind it, which the leading-echo
+        // search then finds at `r_from_width + R`. Calcium or a wide shadow of another cause
+        // usually has neither at those depths.
+        let near_echo_ok = |ws: &mut ShadowWorkspace| {
+            let s_mid = (r_from_width - params.wire_radius_mm) / mmps;
+            let half = (NEAR_ECHO_WINDOW_MM / mmps).ceil();
+            let lo = ((s_mid - half).floor().max(1.0) as usize).min(ns - 1);
+            let hi = ((s_mid + half).ceil().max(0.0) as usize).min(ns - 1);
+            ws.column.clear();
+            for j in c0..=c1.max(c0) {
+                let row = polar.row((first + j) % n);
+                let m = (lo..=hi).map(|s| row[s] - ws.median[s]).fold(f32::NEG_INFINITY, f32::max);
+                ws.column.push(m);
+            }
+            let mid = ws.column.len() / 2;
+            let (_, v, _) = ws.column.select_nth_unstable_by(mid, f32::total_cmp);
+            (*v / spread) as f64 >= params.min_echo_prominence
+        };
+        // Only next to the sheath can a wire's near-surface echo be lost (in the ring-down).
+        let by_width = r_from_width >= catheter_radius_mm + 0.5 * params.wire_radius_mm
+            && r_from_width <= catheter_radius_mm + params.wire_radius_mm + LOST_ECHO_MAX_GAP_MM
+            && r_from_width < r_c;
+        let reverb_behind = (echo_depth_mm - (r_from_width + params.wire_radius_mm)).abs() <= NEAR_ECHO_WINDOW_MM;
+        let (kind, wire_center_mm) = if by_width && reverb_behind {
+            (ShadowKind::Wire, r_from_width)
+        } else if prominence >= params.min_echo_prominence
+            && width_deg <= params.width_factor * expected + params.width_slack_deg
+        {
             (ShadowKind::Wire, r_c)
-        } else if r_from_width >= catheter_radius_mm + params.wire_radius_mm && r_from_width < r_c {
+        } else if by_width && near_echo_ok(ws) {
             (ShadowKind::Wire, r_from_width)
         } else {
             (ShadowKind::Other, r_c)
@@ -371,4 +412,224 @@ pub fn best_wire(ws: &ShadowWorkspace, geom: &PolarGeometry) -> Option<WireHit> 
             }
         })
         .max_by(|a, b| a.confidence.total_cmp(&b.confidence))
+}
+
+/// A wire-like echo and shadow of one frame (a [`ShadowKind::Wire`] run), before it is told
+/// apart as the IVUS catheter's own wire or the second guidewire.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WireCandidate {
+    /// Display angle of the wire centre, degrees in `[0, 360)`.
+    pub angle_deg: f64,
+    /// Distance of the wire centre from the catheter centre, mm.
+    pub radius_mm: f64,
+    /// Angular width of the shadow, degrees.
+    pub shadow_width_deg: f64,
+    /// Confidence 0–1 (as [`WireHit::confidence`]).
+    pub confidence: f64,
+    /// Gap between the sheath and the wire surface, mm (`radius − catheter radius − wire
+    /// radius`, may be slightly negative).
+    pub sheath_gap_mm: f64,
+}
+
+/// Fills `out` with the wire candidates of the last [`detect_shadows`] call, in run order.
+/// `out` is cleared first and only grows when it has fewer slots than there are candidates.
+pub fn wire_candidates_into(
+    ws: &ShadowWorkspace,
+    geom: &PolarGeometry,
+    catheter_radius_mm: f64,
+    wire_radius_mm: f64,
+    out: &mut Vec<WireCandidate>,
+) {
+    out.clear();
+    for r in ws.runs.iter().filter(|r| r.kind == ShadowKind::Wire) {
+        out.push(WireCandidate {
+            angle_deg: geom.angle_deg_of_line(r.center_line),
+            radius_mm: r.wire_center_mm,
+            shadow_width_deg: r.n_lines as f64 * geom.deg_per_line(),
+            confidence: run_confidence(r),
+            sheath_gap_mm: r.wire_center_mm - catheter_radius_mm - wire_radius_mm,
+        });
+    }
+}
+
+fn run_confidence(r: &ShadowRun) -> f64 {
+    (r.shadow_depth.clamp(0.0, 1.0) * (r.echo_prominence / 0.5).clamp(0.0, 1.0)).sqrt()
+}
+
+/// How the IVUS catheter's own wire is told apart from the second guidewire.
+///
+/// AnteOwl-class catheters run over their own wire, which leaves the catheter right next to
+/// the sheath, asymmetric to the transducer: its echo sits just outside the sheath at a nearly
+/// fixed display angle through a pullback (see `domain.md`; Hayakawa et al., CVIR
+/// Endovascular 6:37, 2023, describe using it as the angular reference during IVUS-guided
+/// parallel wiring). A candidate is the own wire when its surface lies within
+/// `sheath_zone_mm` of the sheath and, when a reference angle is known (given by the user, or
+/// the recurring angle of near-sheath echoes over the last `sequence_frames` frames, see
+/// [`WireSequence`]), within `angle_tolerance_deg` of it. Without a reference, and when the
+/// frame shows at least two wire echoes, the most confident near-sheath candidate is taken; a
+/// lone echo without a reference is reported as the second wire (it cannot be told apart from
+/// a second wire touching the sheath). The second wire is the most confident remaining
+/// candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IvusWireParams {
+    /// Display angle of the own wire given by the user, degrees (`None` = learn it).
+    pub angle_deg: Option<f64>,
+    /// Largest angular distance from the reference angle, degrees.
+    pub angle_tolerance_deg: f64,
+    /// Largest gap between the sheath and the wire surface for the own wire, mm.
+    pub sheath_zone_mm: f64,
+    /// Frames (the current one and those before it) over which [`WireSequence`] looks for the
+    /// recurring own-wire angle.
+    pub sequence_frames: usize,
+}
+
+impl Default for IvusWireParams {
+    fn default() -> Self {
+        Self { angle_deg: None, angle_tolerance_deg: 20.0, sheath_zone_mm: 0.15, sequence_frames: 15 }
+    }
+}
+
+impl IvusWireParams {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidParam`] naming the field (`ivus_wire_deg` for the angle).
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        if let Some(a) = self.angle_deg {
+            crate::error::check_range("ivus_wire_deg", a, -360.0, 360.0)?;
+        }
+        crate::error::check_range("ivus_wire.angle_tolerance_deg", self.angle_tolerance_deg, 1.0, 90.0)?;
+        crate::error::check_range("ivus_wire.sheath_zone_mm", self.sheath_zone_mm, 0.0, 2.0)?;
+        if self.sequence_frames == 0 {
+            return Err(crate::Error::param("ivus_wire.sequence_frames", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Tells the own wire and the second wire apart among `cands`: returns their indices.
+/// `reference_deg` is the own wire's expected display angle, if known (see [`IvusWireParams`]).
+pub fn split_wires(
+    cands: &[WireCandidate],
+    reference_deg: Option<f64>,
+    p: &IvusWireParams,
+) -> (Option<usize>, Option<usize>) {
+    split_wires_with(cands, reference_deg, p, false)
+}
+
+/// [`split_wires`]; with `lone_near_is_own`, a lone near-sheath echo without a reference is
+/// taken as the own wire (the prior of a pullback over an own-wire catheter).
+fn split_wires_with(
+    cands: &[WireCandidate],
+    reference_deg: Option<f64>,
+    p: &IvusWireParams,
+    lone_near_is_own: bool,
+) -> (Option<usize>, Option<usize>) {
+    let near = |c: &WireCandidate| c.sheath_gap_mm <= p.sheath_zone_mm;
+    let dist = |c: &WireCandidate, r: f64| crate::geometry::relative_angle_deg(r, c.angle_deg).abs();
+    let own = match reference_deg {
+        Some(r) => cands
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| near(c) && dist(c, r) <= p.angle_tolerance_deg)
+            .min_by(|a, b| dist(a.1, r).total_cmp(&dist(b.1, r)))
+            .map(|(i, _)| i),
+        // Without a reference a lone echo cannot be told apart: it is reported as the second
+        // wire (a near-sheath second wire is as plausible as the own wire).
+        None if cands.len() < 2 && !lone_near_is_own => None,
+        None => cands
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| near(c))
+            .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence).then(b.0.cmp(&a.0)))
+            .map(|(i, _)| i),
+    };
+    let second = cands
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != own)
+        .max_by(|a, b| a.1.confidence.total_cmp(&b.1.confidence).then(b.0.cmp(&a.0)))
+        .map(|(i, _)| i);
+    (own, second)
+}
+
+/// Sequence pass over the results of a pullback, in frame order: learns the own wire's angle
+/// from the near-sheath echoes of the current and the previous `sequence_frames − 1` frames
+/// (the angle supported by most of them, at least two), and re-assigns each frame's
+/// `ivus_wire`, `guidewire` and `guidance` from its [`crate::report::FrameResult::wire_candidates`]
+/// with that reference (a user-given angle always wins).
+///
+/// Until an angle is learned, a lone echo next to the sheath is taken as the own wire (a
+/// pullback over an own-wire catheter shows it in nearly every frame), unlike the single-frame
+/// rule of [`split_wires`].
+///
+/// It looks only backwards and depends only on the frame order, so results do not depend on
+/// how frames were chunked or on the number of threads; feed every frame of a run, in order,
+/// through one `WireSequence` (`truelumen analyze` does, after each chunk).
+#[derive(Debug, Clone)]
+pub struct WireSequence {
+    params: IvusWireParams,
+    history: std::collections::VecDeque<Vec<f64>>,
+    hint: String,
+}
+
+impl WireSequence {
+    /// A pass with no history.
+    pub fn new(params: IvusWireParams) -> Self {
+        Self { params, history: std::collections::VecDeque::new(), hint: String::new() }
+    }
+
+    /// The own-wire reference angle from the history (or the user), if any.
+    pub fn reference_deg(&self) -> Option<f64> {
+        if let Some(a) = self.params.angle_deg {
+            return Some(crate::geometry::wrap_deg(a));
+        }
+        let tol = self.params.angle_tolerance_deg;
+        let all = || self.history.iter().flatten().copied();
+        let support = |a: f64| all().filter(|&b| crate::geometry::relative_angle_deg(a, b).abs() <= tol).count();
+        let mut best: Option<(usize, f64)> = None;
+        for a in all() {
+            let s = support(a);
+            if best.is_none_or(|(bs, _)| s > bs) {
+                best = Some((s, a));
+            }
+        }
+        let (s, a) = best?;
+        if s < 2 {
+            return None;
+        }
+        // Circular mean of the supporting angles.
+        let (mut x, mut y) = (0.0, 0.0);
+        for b in all().filter(|&b| crate::geometry::relative_angle_deg(a, b).abs() <= tol) {
+            x += b.to_radians().cos();
+            y += b.to_radians().sin();
+        }
+        Some(crate::geometry::wrap_deg(y.atan2(x).to_degrees()))
+    }
+
+    /// Adds `result` (the next frame in order) to the history and re-assigns its wires.
+    pub fn apply(&mut self, result: &mut crate::report::FrameResult) {
+        let p = self.params;
+        let near: Vec<f64> = result
+            .wire_candidates
+            .iter()
+            .filter(|c| c.sheath_gap_mm <= p.sheath_zone_mm)
+            .map(|c| c.angle_deg)
+            .collect();
+        self.history.push_back(near);
+        while self.history.len() > p.sequence_frames {
+            self.history.pop_front();
+        }
+        let reference = self.reference_deg();
+        // Until the angle is learned, a lone near-sheath echo is taken as the own wire: every
+        // frame of a pullback over an own-wire catheter has one.
+        let (own, second) = split_wires_with(&result.wire_candidates, reference, &p, reference.is_none());
+        crate::guidance::assign_wires(result, own, second, &mut self.hint);
+    }
+}
+
+/// Runs a [`WireSequence`] over `results` (one whole run, in frame order).
+pub fn resolve_wire_sequence(results: &mut [crate::report::FrameResult], params: IvusWireParams) {
+    let mut seq = WireSequence::new(params);
+    results.iter_mut().for_each(|r| seq.apply(r));
 }

@@ -40,6 +40,8 @@ pub use pipeline::{Calibration, Pipeline, PipelineConfig};
 pub mod catheter;
 pub mod eval;
 pub mod guidewire;
+pub mod guidance;
+pub mod calcium;
 pub mod metrics;
 pub mod segment;
 pub mod timing;

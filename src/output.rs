@@ -5,7 +5,8 @@
 //!   to [`DECIMALS`] decimals (0.001 µm at mm scale) so that output is stable across platforms.
 //! * `measurements.csv` has one row per frame with the columns [`CSV_COLUMNS`]; units are in
 //!   the column names, missing values (no lumen, no wire...) are empty cells, booleans are
-//!   `true`/`false`, and `flags` joins the quality flags with `;`.
+//!   `true`/`false`, and `flags` joins the quality flags with `;`; `calcium_arcs` lists the arcs
+//!   as `start-end` display degrees joined with `;`.
 //! * Files are written **atomically**: into a hidden temporary file in the destination folder,
 //!   renamed over the destination only once complete ([`AtomicFile`]). A failed or interrupted
 //!   run never leaves a half-written `results.json`.
@@ -56,6 +57,12 @@ pub const CSV_COLUMNS: &[&str] = &[
     "guidewire_relative_angle_deg",
     "guidewire_in_true_lumen",
     "guidewire_distance_to_lumen_mm",
+    "ivus_wire_angle_deg",
+    "calcium_arcs",
+    "calcium_max_arc_deg",
+    "calcium_total_arc_deg",
+    "guidance_rotate_deg",
+    "guidance_hint",
     "balloon_suggestion_mm",
     "flags",
 ];
@@ -252,6 +259,15 @@ pub fn csv_row_with_balloon(f: &FrameResult, balloon_mm: Option<f64>) -> Vec<Str
     row.push(num(wire.and_then(|w| w.relative_angle_deg)));
     row.push(wire.and_then(|w| w.in_true_lumen).map(|b| b.to_string()).unwrap_or_default());
     row.push(num(wire.and_then(|w| w.distance_to_lumen_mm)));
+    row.push(num(f.ivus_wire.as_ref().map(|w| w.angle_deg)));
+    // Calcium arcs as `start-end` display degrees (counter-clockwise), joined by `;`.
+    let arcs: Vec<String> =
+        f.calcium.arcs.iter().map(|a| format!("{}-{}", num(Some(a.start_deg)), num(Some(a.end_deg)))).collect();
+    row.push(arcs.join(";"));
+    row.push(num(Some(f.calcium.max_arc_deg)));
+    row.push(num(Some(f.calcium.total_arc_deg)));
+    row.push(num(f.guidance.as_ref().and_then(|g| g.rotate_deg)));
+    row.push(f.guidance.as_ref().map(|g| g.hint.clone()).unwrap_or_default());
     row.push(num(balloon_mm));
     row.push(flags.join(";"));
     row
@@ -521,6 +537,10 @@ mod tests {
             guidewire: None,
             quality: q,
             catheter_position: crate::report::CatheterPosition::Unknown,
+            ivus_wire: None,
+            calcium: Default::default(),
+            guidance: None,
+            wire_candidates: Vec::new(),
         };
         let full = FrameResult {
             index: 1,

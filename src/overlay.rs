@@ -3,9 +3,14 @@
 //! What is drawn (colours in [`colors`]):
 //! * the **lumen** contour (cyan) and the **vessel** (EEM) contour (orange);
 //! * the **catheter**: a green circle of `catheter_radius_mm` and a cross at `center_px`;
-//! * the **guidewire**: a red disc at its centre;
+//! * the **guidewire** (second wire): a red disc at its centre;
+//! * the IVUS catheter's **own wire**: a yellow ring at its centre;
+//! * **calcium** arcs: magenta arcs at the depth of each calcium echo, from its start to its end
+//!   angle (counter-clockwise as displayed), with short radial ticks at both ends;
 //! * two rays from the catheter centre: towards the **lumen centroid** (cyan) and towards the
-//!   **wire** (red), and a white arc between them showing the relative angle.
+//!   **wire** (red), and a white arc between them from the wire direction to the lumen
+//!   direction; when the guidance suggests a rotation (`guidance.rotate_deg`), the arc ends in
+//!   an arrowhead at the lumen direction, i.e. it shows which way to move the wire on screen.
 //!
 //! Millimetre positions map to pixels with [`CartGeometry::px_of_mm`] using the result's
 //! `center_px` and `mm_per_px` (see [`crate::geometry`]). Shapes partly outside the image are
@@ -31,6 +36,10 @@ pub mod colors {
     pub const WIRE: Rgb<u8> = Rgb([255, 0, 0]);
     /// Arc between the lumen and wire directions.
     pub const ARC: Rgb<u8> = Rgb([255, 255, 255]);
+    /// The IVUS catheter's own wire.
+    pub const IVUS_WIRE: Rgb<u8> = Rgb([255, 230, 0]);
+    /// Calcium arcs.
+    pub const CALCIUM: Rgb<u8> = Rgb([255, 0, 255]);
 }
 
 /// Renders the overlay of `result` over the grey frame `image` (values clamped to 0–255).
@@ -82,12 +91,37 @@ pub fn render_overlay(image: &CartImage, result: &FrameResult) -> RgbImage {
     if let Some((deg, _)) = wire_dir {
         canvas.segment(center, ray_end(deg, reach_mm), colors::WIRE);
     }
-    if let (Some((from, _)), Some((to, _))) = (lumen_dir, wire_dir) {
+    for a in &result.calcium.arcs {
+        let r = a.depth_mm.max(result.catheter_radius_mm);
+        let steps = ((a.arc_deg / 2.0).ceil() as usize).max(1);
+        let arc: Vec<(f64, f64)> =
+            (0..=steps).map(|k| ray_end(a.start_deg + a.arc_deg * k as f64 / steps as f64, r)).collect();
+        let w0 = canvas.width;
+        canvas.width = 2 * w0;
+        canvas.polyline(&arc, false, colors::CALCIUM);
+        canvas.width = w0;
+        for deg in [a.start_deg, a.start_deg + a.arc_deg] {
+            canvas.segment(ray_end(deg, r * 0.9), ray_end(deg, r * 1.1), colors::CALCIUM);
+        }
+    }
+    if let (Some((to, _)), Some((from, _))) = (lumen_dir, wire_dir) {
+        // From the wire direction to the lumen direction (the way to move the wire).
         let rel = crate::geometry::relative_angle_deg(from, to);
         let radius = reach_mm * 0.5;
         let steps = ((rel.abs() / 2.0).ceil() as usize).max(1);
         let arc: Vec<(f64, f64)> = (0..=steps).map(|k| ray_end(from + rel * k as f64 / steps as f64, radius)).collect();
         canvas.polyline(&arc, false, colors::ARC);
+        if result.guidance.as_ref().is_some_and(|g| g.rotate_deg.is_some()) {
+            // Arrowhead at the lumen end: two barbs pointing back along the arc.
+            let back = to - rel.signum() * (8.0f64).min(rel.abs() / 2.0);
+            let tip = ray_end(to, radius);
+            canvas.segment(tip, ray_end(back, radius * 1.08), colors::ARC);
+            canvas.segment(tip, ray_end(back, radius * 0.92), colors::ARC);
+        }
+    }
+    if let Some(w) = &result.ivus_wire {
+        let radius_px = (0.12 / geom.mm_per_px).clamp(3.0, 20.0);
+        canvas.circle(px(w.center_mm), radius_px, colors::IVUS_WIRE, false);
     }
     if let Some(w) = &result.guidewire {
         let radius_px = (0.06 / geom.mm_per_px).clamp(2.0, 12.0);
@@ -219,6 +253,10 @@ mod tests {
             }),
             quality: Quality::default(),
             catheter_position: crate::report::CatheterPosition::Subintimal,
+            ivus_wire: None,
+            calcium: Default::default(),
+            guidance: None,
+            wire_candidates: Vec::new(),
         }
     }
 

@@ -10,10 +10,14 @@ use crate::catheter::{
 use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
 use crate::filter::{SpeckleFilter, SpeckleWorkspace, SradParams, speckle_into};
-use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point, relative_angle_deg};
-use crate::guidewire::{ShadowKind, ShadowWorkspace, WireParams, best_wire, detect_shadows};
+use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point};
+use crate::calcium::{CalciumParams, calcium_arcs};
+use crate::guidewire::{
+    IvusWireParams, ShadowKind, ShadowWorkspace, WireCandidate, WireParams, detect_shadows, split_wires,
+    wire_candidates_into,
+};
 use crate::plane::{CartImage, PolarImage};
-use crate::report::{CatheterPosition, FrameResult, GuidewireResult, Quality, QualityFlag, RegionResult};
+use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
     BESIDE_LINES, BESIDE_Z_FACTOR, BESIDE_Z_MARGIN, BesideWorkspace, CATHETER_MARGIN_MM, PolarView, find_lumen_beside, patent_lumen, region_evidence,
@@ -57,6 +61,10 @@ pub struct PipelineConfig {
     /// Speckle filter applied to the polar frame before the border search (default: SRAD,
     /// 15 iterations, serial within the frame).
     pub speckle: SpeckleFilter,
+    /// How the IVUS catheter's own wire is told apart from the second wire.
+    pub ivus_wire: IvusWireParams,
+    /// Calcium arc detection settings.
+    pub calcium: CalciumParams,
     /// Also search a true lumen *beside* the catheter (subintimal catheter position,
     /// [`crate::segment::beside`]) and report it when its evidence wins. Off by default until
     /// it meets the accuracy bars on patent frames (see README); `catheter_position` is
@@ -76,6 +84,8 @@ impl Default for PipelineConfig {
             // Serial SRAD: frames are already processed in parallel by `process_batch`, and a
             // nested parallel filter would only add scheduling overhead (and allocations).
             speckle: SpeckleFilter::Srad(SradParams::default().with_parallel(false)),
+            ivus_wire: IvusWireParams::default(),
+            calcium: CalciumParams::default(),
             lumen_beside_catheter: false,
         }
     }
@@ -115,11 +125,19 @@ impl PipelineConfig {
         self.max_depth_mm = mm;
         self
     }
+    /// Sets the display angle of the IVUS catheter's own wire (`None` = learn it per frame, and
+    /// over a sequence with [`crate::guidewire::WireSequence`]).
+    #[must_use]
+    pub fn with_ivus_wire_deg(mut self, angle_deg: Option<f64>) -> Self {
+        self.ivus_wire.angle_deg = angle_deg;
+        self
+    }
     /// Checks every field.
     ///
     /// # Errors
     /// [`Error::InvalidParam`] naming the field.
     pub fn validate(&self) -> Result<(), Error> {
+        self.ivus_wire.validate()?;
         if !(64..=4096).contains(&self.polar_lines) {
             return Err(Error::param("polar_lines", format!("must be within [64, 4096], got {}", self.polar_lines)));
         }
@@ -178,6 +196,8 @@ pub struct Pipeline {
     profile: Vec<f32>,
     hist: Vec<u32>,
     timing: StageTimes,
+    wire_cands: Vec<WireCandidate>,
+    hint: String,
     beside: BesideWorkspace,
     wall_path: Vec<usize>,
     wall_lo: Vec<usize>,
@@ -208,6 +228,8 @@ impl Pipeline {
             profile: Vec::new(),
             hist: Vec::new(),
             timing: StageTimes::default(),
+            wire_cands: Vec::new(),
+            hint: String::new(),
             beside: BesideWorkspace::default(),
             wall_path: Vec::new(),
             wall_lo: Vec::new(),
@@ -349,7 +371,14 @@ impl Pipeline {
             &self.config.wire,
             &mut self.shadows,
         );
-        let wire = best_wire(&self.shadows, &geom);
+        wire_candidates_into(
+            &self.shadows,
+            &geom,
+            catheter_radius_mm,
+            self.config.wire.wire_radius_mm,
+            &mut self.wire_cands,
+        );
+        let calcium = calcium_arcs(&self.shadows, &geom, &self.config.calcium);
         clk.lap(&mut self.timing, Stage::Shadows);
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
@@ -398,30 +427,9 @@ impl Pipeline {
             (Some(l), Some(v)) if v.area_mm2 > 0.0 => Some(round4((v.area_mm2 - l.area_mm2) / v.area_mm2)),
             _ => None,
         };
-        let guidewire = wire.map(|w| {
-            let a = w.angle_deg.to_radians();
-            let center = [w.radius_mm * a.cos(), w.radius_mm * a.sin()];
-            let (rel, inside, dist) = match &lumen {
-                Some(l) => {
-                    let d = l.contour_mm.signed_distance_mm(center);
-                    (
-                        Some(round4(relative_angle_deg(l.centroid_angle_deg, w.angle_deg))),
-                        Some(d < 0.0),
-                        Some(round4(d)),
-                    )
-                }
-                _ => (None, None, None),
-            };
-            GuidewireResult {
-                center_mm: [round4(center[0]), round4(center[1])],
-                angle_deg: round4(w.angle_deg),
-                relative_angle_deg: rel,
-                in_true_lumen: inside,
-                distance_to_lumen_mm: dist,
-                shadow_width_deg: round4(w.shadow_width_deg),
-                confidence: round4(w.confidence),
-            }
-        });
+        if !calcium.arcs.is_empty() && (lumen.is_some() || vessel.is_some()) {
+            quality.flag(QualityFlag::CalciumShadowBridged);
+        }
         let result = FrameResult {
             index,
             source: source.to_string(),
@@ -431,10 +439,15 @@ impl Pipeline {
             lumen,
             vessel,
             plaque_burden,
-            guidewire,
+            guidewire: None,
             quality,
             catheter_position,
-        };
+            ivus_wire: None,
+            calcium,
+            guidance: None,
+            wire_candidates: Vec::new(),
+        }
+        .with_wires(&self.wire_cands, &self.config.ivus_wire, &mut self.hint);
         clk.lap(&mut self.timing, Stage::Measurements);
         self.timing.frames += 1;
         Ok(result)
@@ -561,6 +574,17 @@ impl Pipeline {
             }
         }
         best.1 as f64 * g.mm_per_sample
+    }
+}
+
+impl FrameResult {
+    /// Stores `cands` as the frame's wire candidates and assigns the own and second wire
+    /// from them ([`split_wires`] with the user-given own-wire angle, if any).
+    fn with_wires(mut self, cands: &[WireCandidate], p: &IvusWireParams, hint: &mut String) -> Self {
+        self.wire_candidates = cands.to_vec();
+        let (own, second) = split_wires(cands, p.angle_deg, p);
+        crate::guidance::assign_wires(&mut self, own, second, hint);
+        self
     }
 }
 

@@ -83,6 +83,71 @@ pub struct FrameResult {
     /// Where the catheter lies relative to the true lumen (`unknown` without a lumen).
     #[serde(default)]
     pub catheter_position: CatheterPosition,
+    /// The IVUS catheter's own wire (echo next to the sheath at a nearly fixed angle), or
+    /// `null` when not seen. Never reported as `guidewire`.
+    #[serde(default)]
+    pub ivus_wire: Option<IvusWireResult>,
+    /// Calcified arcs (bright echo with an acoustic shadow wider than a wire's).
+    #[serde(default)]
+    pub calcium: CalciumResult,
+    /// Steering guidance for the second wire, or `null` when there is no second wire.
+    #[serde(default)]
+    pub guidance: Option<Guidance>,
+    /// Every wire-like echo of the frame (own wire and second wire candidates), kept for the
+    /// sequence pass [`crate::guidewire::WireSequence`]; not written to `results.json`.
+    #[serde(skip)]
+    pub wire_candidates: Vec<crate::guidewire::WireCandidate>,
+}
+
+/// The IVUS catheter's own wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IvusWireResult {
+    /// Centre of the wire, mm.
+    pub center_mm: [f64; 2],
+    /// Display angle of the wire seen from the catheter centre, degrees in `[0, 360)`.
+    pub angle_deg: f64,
+    /// Detection strength of its echo and shadow, 0–1.
+    pub confidence: f64,
+}
+
+/// One calcified arc as seen from the catheter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalciumArc {
+    /// Display angle where the arc starts, degrees in `[0, 360)`.
+    pub start_deg: f64,
+    /// Display angle where it ends, counter-clockwise from `start_deg`, in `[0, 360)` (may be
+    /// smaller than `start_deg` when the arc crosses 0°).
+    pub end_deg: f64,
+    /// Angular extent, degrees (`end_deg − start_deg` counter-clockwise).
+    pub arc_deg: f64,
+    /// Depth of the calcium's leading echo from the catheter centre, mm.
+    pub depth_mm: f64,
+}
+
+/// Calcium of one frame.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CalciumResult {
+    /// Arcs, by start angle.
+    pub arcs: Vec<CalciumArc>,
+    /// Largest arc, degrees (0 without calcium).
+    pub max_arc_deg: f64,
+    /// Sum of all arcs, degrees.
+    pub total_arc_deg: f64,
+}
+
+/// Steering guidance for the second wire (see `crate::guidance` for the wording rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Guidance {
+    /// Plain-language hint, e.g. `rotate wire tip ~40° counter-clockwise (display), 0.8 mm
+    /// outside true lumen` or `wire inside true lumen`.
+    pub hint: String,
+    /// Rotation that brings the wire direction onto the true-lumen centroid direction, as
+    /// displayed, degrees in `(-180, 180]`, positive = counter-clockwise (`−relative_angle_deg`);
+    /// `null` when the wire is inside, within the dead band, or no lumen was found.
+    pub rotate_deg: Option<f64>,
+    /// Distance from the wire centre to the nearest true-lumen border, mm (unsigned; `null`
+    /// without lumen).
+    pub distance_to_border_mm: Option<f64>,
 }
 
 /// A segmented region (lumen or vessel) with its measurements.
@@ -173,6 +238,9 @@ pub enum QualityFlag {
     LowContrast,
     /// Vessel border reached the imaging depth limit.
     VesselBeyondDepth,
+    /// A lumen or vessel border was interpolated across A-lines lost in calcium shadow (see
+    /// `calcium`).
+    CalciumShadowBridged,
 }
 
 /// Quality flags and the figures behind them.

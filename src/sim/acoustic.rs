@@ -169,9 +169,7 @@ impl Simulator {
                 }
                 // Wire: the whole beam whose axis meets the wire is shadowed behind its echo,
                 // and carries the reverberations (which are not shadowed).
-                if let (Some((rh, inc)), Some((amp, shadow, radius, reverbs))) =
-                    (scene.wire_hit(geom.angle_deg_of_line(l as f64)), scene.wire_params())
-                {
+                for (rh, inc, amp, shadow, radius, reverbs) in scene.wire_hits(geom.angle_deg_of_line(l as f64)) {
                     let k0 = (((rh + WIRE_ECHO_LENGTH_MM) / dz).ceil() as usize).min(n_fine);
                     lat[k0..].iter_mut().for_each(|v| *v *= shadow as f32);
                     let mut a = amp * inc;

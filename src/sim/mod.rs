@@ -16,7 +16,10 @@
 //! `occluded`) → plaque (log-normal texture from a smooth random field: soft and fibrous
 //! regions; optional calcium arcs) → media (dark band inside the EEM) → adventitia (bright,
 //! fading over `adventitia_thickness_mm + 0.3 mm` into perivascular tissue with random brighter
-//! and darker structures). A second guidewire is a metal disc.
+//! and darker structures). A second guidewire is a metal disc; the IVUS catheter's own wire
+//! ([`IvusWireSpec`], off by default) is another one next to the sheath at a fixed display angle,
+//! with the same echo, shadow and reverberation model. [`wires`] builds pullbacks with both
+//! wires and calcium arcs for the two-wire tests.
 //!
 //! # Signal model
 //! The 2-D convolution model of pulse-echo imaging (Jensen \[1\]; the model behind Field II \[2\]):
@@ -83,12 +86,14 @@ mod rng;
 mod scene;
 pub mod shape;
 pub mod spec;
+pub mod wires;
 
 pub use acoustic::Simulator;
 pub use dataset::{DatasetInfo, DatasetSpec, FixedPolar, write_dataset};
 pub use shape::{Harmonic, StarShape};
 pub use cto::CtoScenario;
-pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, CtoSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
+pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, CtoSpec, IvusWireSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
+pub use wires::{wire_scenario, wire_scenario_cto, wire_sequence, wire_sequence_cto, with_wires};
 
 use crate::contour::Contour;
 use crate::error::Error;
@@ -122,6 +127,17 @@ pub struct GuidewireTruth {
     pub relative_angle_deg: f64,
     /// Signed distance of the wire centre to the lumen border (negative inside), mm.
     pub distance_to_lumen_mm: f64,
+}
+
+/// Ground truth of the IVUS catheter's own wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IvusWireTruth {
+    /// Wire centre, catheter-centred mm.
+    pub center_mm: [f64; 2],
+    /// Wire radius, mm.
+    pub radius_mm: f64,
+    /// Display angle of the wire centre seen from the catheter, degrees in `[0, 360)`.
+    pub angle_deg: f64,
 }
 
 /// Ground truth of one calcium arc, as seen from the catheter.
@@ -190,6 +206,9 @@ pub struct Truth {
     pub calcium: Vec<CalciumTruth>,
     /// The full spec used (gain, dynamic range, noise, seed...).
     pub spec: PhantomSpec,
+    /// The IVUS catheter's own wire, if the phantom has one (omitted from JSON when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivus_wire: Option<IvusWireTruth>,
     /// Catheter position class; written for CTO scenes (`spec.cto` set) only, so that the
     /// truth of older phantoms stays as it was. [`Truth::catheter_position_class`] gives it
     /// for any frame.
@@ -331,6 +350,10 @@ fn truth_of(spec: &PhantomSpec, polar_geometry: PolarGeometry, cart: &CartGeomet
         lumen,
         vessel,
         spec: spec.clone(),
+        ivus_wire: spec.ivus_wire.as_ref().map(|w| {
+            let c = w.center_mm(spec.catheter_radius_mm);
+            IvusWireTruth { center_mm: c, radius_mm: w.radius_mm, angle_deg: angle_deg_of_point(c) }
+        }),
     };
     if spec.cto.is_some() {
         t.catheter_position = Some(t.catheter_position_class());

@@ -104,6 +104,22 @@ struct Wire {
     reverbs: u32,
 }
 
+impl Wire {
+    /// Where the ray at display angle `angle_deg` meets the wire: depth of the near surface
+    /// and an incidence factor in `[0.5, 1]` (1 = normal incidence).
+    fn hit(&self, angle_deg: f64) -> Option<(f64, f64)> {
+        let (sn, cs) = angle_deg.to_radians().sin_cos();
+        let t = self.c[0] * cs + self.c[1] * sn;
+        let d2 = self.c[0] * self.c[0] + self.c[1] * self.c[1] - t * t;
+        if t > 0.0 && d2 < self.r * self.r {
+            let h = (self.r * self.r - d2).sqrt();
+            Some((t - h, 0.5 + 0.5 * h / self.r))
+        } else {
+            None
+        }
+    }
+}
+
 /// Tissue class at a point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tissue {
@@ -134,7 +150,8 @@ pub(crate) struct Scene {
     texture: Texture,
     blobs: Vec<Blob>,
     calcium: Vec<Calcium>,
-    wire: Option<Wire>,
+    /// Metal wires: the second guidewire first (if any), then the IVUS catheter's own wire.
+    wires: Vec<Wire>,
     ringdown_depth: f64,
     ringdown_amp: f64,
     /// Intimal layer lining the true lumen (0 = none) and its amplitude.
@@ -188,13 +205,25 @@ impl Scene {
                     shadow: c.shadow_factor,
                 })
                 .collect(),
-            wire: spec.guidewire.as_ref().map(|w| Wire {
-                c: w.center_mm,
-                r: w.radius_mm,
-                amp: db(w.echo_db),
-                shadow: w.shadow_factor,
-                reverbs: w.reverberations,
-            }),
+            wires: spec
+                .guidewire
+                .as_ref()
+                .map(|w| Wire {
+                    c: w.center_mm,
+                    r: w.radius_mm,
+                    amp: db(w.echo_db),
+                    shadow: w.shadow_factor,
+                    reverbs: w.reverberations,
+                })
+                .into_iter()
+                .chain(spec.ivus_wire.as_ref().map(|w| Wire {
+                    c: w.center_mm(spec.catheter_radius_mm),
+                    r: w.radius_mm,
+                    amp: db(w.echo_db),
+                    shadow: w.shadow_factor,
+                    reverbs: w.reverberations,
+                }))
+                .collect(),
             ringdown_depth: spec.ringdown_depth_mm,
             ringdown_amp: db(spec.ringdown_db),
             intima_thick: spec.cto.as_ref().map_or(0.0, |c| c.intima_thickness_mm),
@@ -207,7 +236,7 @@ impl Scene {
         if p[0].hypot(p[1]) < self.cath_r {
             return Tissue::Catheter;
         }
-        if let Some(w) = &self.wire {
+        for w in &self.wires {
             if (p[0] - w.c[0]).hypot(p[1] - w.c[1]) < w.r {
                 return Tissue::Wire;
             }
@@ -284,7 +313,7 @@ impl Scene {
     /// (ring-down, wire surface and reverberations).
     pub(crate) fn fill_line(&self, angle_deg: f64, dz: f64, rng: &mut Rng, out: &mut [f32]) {
         let (sn, cs) = angle_deg.to_radians().sin_cos();
-        let wire_hit = self.wire_hit(angle_deg);
+
         let mut cal_entry_t = 1.0f64;
         let mut cal_run = 0.0f64;
         let mut cal_t = 1.0f64;
@@ -333,31 +362,23 @@ impl Scene {
             }
         }
         // Wire near surface: a short train of reflectors (coil surface and its ringing).
-        if let (Some((rh, inc)), Some(w)) = (wire_hit, &self.wire) {
-            for m in 0..WIRE_ECHO_REFLECTORS {
-                let a = w.amp * inc * (-(m as f64) / 2.0).exp();
-                add(rh + m as f64 * WIRE_ECHO_LENGTH_MM / WIRE_ECHO_REFLECTORS as f64, if m % 2 == 0 { a } else { -a });
+        for w in &self.wires {
+            if let Some((rh, inc)) = w.hit(angle_deg) {
+                for m in 0..WIRE_ECHO_REFLECTORS {
+                    let a = w.amp * inc * (-(m as f64) / 2.0).exp();
+                    add(
+                        rh + m as f64 * WIRE_ECHO_LENGTH_MM / WIRE_ECHO_REFLECTORS as f64,
+                        if m % 2 == 0 { a } else { -a },
+                    );
+                }
             }
         }
     }
 
-    /// Where the ray at display angle `angle_deg` meets the wire: depth of the near surface
-    /// and an incidence factor in `[0.5, 1]` (1 = normal incidence).
-    pub(crate) fn wire_hit(&self, angle_deg: f64) -> Option<(f64, f64)> {
-        let w = self.wire.as_ref()?;
-        let (sn, cs) = angle_deg.to_radians().sin_cos();
-        let t = w.c[0] * cs + w.c[1] * sn;
-        let d2 = w.c[0] * w.c[0] + w.c[1] * w.c[1] - t * t;
-        if t > 0.0 && d2 < w.r * w.r {
-            let h = (w.r * w.r - d2).sqrt();
-            Some((t - h, 0.5 + 0.5 * h / w.r))
-        } else {
-            None
-        }
-    }
-
-    /// Wire parameters `(amplitude, shadow factor, radius, reverberations)`, if any.
-    pub(crate) fn wire_params(&self) -> Option<(f64, f64, f64, u32)> {
-        self.wire.as_ref().map(|w| (w.amp, w.shadow, w.r, w.reverbs))
+    /// The wires (second guidewire first, then the catheter's own wire) with where the ray at
+    /// display angle `angle_deg` meets each: `(depth of the near surface, incidence factor in
+    /// [0.5, 1], amplitude, shadow factor, radius, reverberations)`.
+    pub(crate) fn wire_hits(&self, angle_deg: f64) -> impl Iterator<Item = (f64, f64, f64, f64, f64, u32)> + '_ {
+        self.wires.iter().filter_map(move |w| w.hit(angle_deg).map(|(rh, inc)| (rh, inc, w.amp, w.shadow, w.r, w.reverbs)))
     }
 }

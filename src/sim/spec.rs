@@ -27,6 +27,34 @@ pub struct WireSpec {
     pub reverberations: u32,
 }
 
+/// The IVUS catheter's own guidewire (AnteOwl-class catheters run over a wire that leaves the
+/// catheter just outside the sheath, asymmetric to the transducer): a metal disc next to the
+/// sheath at a fixed display angle, with echo, shadow and reverberations like [`WireSpec`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IvusWireSpec {
+    /// Display angle of the wire centre seen from the catheter, degrees CCW from +x.
+    pub angle_deg: f64,
+    /// Gap between the sheath surface and the wire surface, mm.
+    pub gap_mm: f64,
+    /// Radius, mm (0.014" wire: 0.178).
+    pub radius_mm: f64,
+    /// Echo amplitude of the near surface relative to mean plaque backscatter, dB.
+    pub echo_db: f64,
+    /// Amplitude factor applied to everything behind the wire (0.01–0.05).
+    pub shadow_factor: f64,
+    /// Number of reverberation echoes behind the wire (0–2), spaced by the wire diameter.
+    pub reverberations: u32,
+}
+
+impl IvusWireSpec {
+    /// Wire centre, catheter-centred mm, for a catheter of radius `catheter_radius_mm`.
+    pub fn center_mm(&self, catheter_radius_mm: f64) -> [f64; 2] {
+        let d = catheter_radius_mm + self.gap_mm + self.radius_mm;
+        let a = self.angle_deg.to_radians();
+        [d * a.cos(), d * a.sin()]
+    }
+}
+
 /// A calcium arc in the plaque, described about the *lumen* centre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CalciumSpec {
@@ -121,6 +149,10 @@ pub struct PhantomSpec {
     pub gain_db: f64,
     /// Log-compression dynamic range, dB.
     pub dynamic_range_db: f64,
+    /// The IVUS catheter's own wire next to the sheath (default none; omitted from JSON when
+    /// absent, so specs and truth files without it are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivus_wire: Option<IvusWireSpec>,
     /// Chronic-total-occlusion scene details ([`PhantomSpec::random_cto`]); `None` (the
     /// default, and every [`PhantomSpec::random`] spec) leaves the scene as it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +219,7 @@ impl Default for PhantomSpec {
             noise_db: -45.0,
             gain_db: 0.0,
             dynamic_range_db: 50.0,
+            ivus_wire: None,
             cto: None,
         }
     }
@@ -267,6 +300,16 @@ impl PhantomSpec {
                 || w.center_mm[0].hypot(w.center_mm[1]) < self.catheter_radius_mm + w.radius_mm
             {
                 return Err(Error::param("guidewire.center_mm", "must be finite and clear of the catheter"));
+            }
+        }
+        if let Some(w) = &self.ivus_wire {
+            check_range("ivus_wire.angle_deg", w.angle_deg, -3600.0, 3600.0)?;
+            check_range("ivus_wire.gap_mm", w.gap_mm, 0.0, 1.0)?;
+            check_range("ivus_wire.radius_mm", w.radius_mm, 0.02, 1.0)?;
+            check_range("ivus_wire.echo_db", w.echo_db, -60.0, 80.0)?;
+            check_range("ivus_wire.shadow_factor", w.shadow_factor, 0.0, 1.0)?;
+            if w.reverberations > 4 {
+                return Err(Error::param("ivus_wire.reverberations", "must be at most 4"));
             }
         }
         for c in &self.calcium {
@@ -420,7 +463,7 @@ pub(super) fn random_anatomy(rng: &mut Rng, cath_r: f64) -> (StarShape, f64, Sta
     (vessel, 0.15, lumen, [0.0, 0.0])
 }
 
-pub(super) fn random_wire(rng: &mut Rng, s: &PhantomSpec) -> Option<WireSpec> {
+pub(crate) fn random_wire(rng: &mut Rng, s: &PhantomSpec) -> Option<WireSpec> {
     let r = WIRE_DIAMETER_MM / 2.0;
     let lumen_c = s.lumen.contour(720);
     let eem = FastStar::new(&s.vessel);
@@ -465,7 +508,7 @@ pub(super) fn random_wire(rng: &mut Rng, s: &PhantomSpec) -> Option<WireSpec> {
     })
 }
 
-pub(super) fn random_calcium(rng: &mut Rng, s: &PhantomSpec) -> Option<CalciumSpec> {
+pub(crate) fn random_calcium(rng: &mut Rng, s: &PhantomSpec) -> Option<CalciumSpec> {
     let eem = FastStar::new(&s.vessel);
     // Plaque thickness along rays from the lumen centre.
     let lc = s.lumen.center_mm;

@@ -6,7 +6,7 @@
 //! calibration and timing, stream the frames through the pipeline in chunks with
 //! [`process_frames`]) → [`write_index`].
 
-use crate::common::{CalibArgs, display_sampler, generator, pipeline_config, write_overlay};
+use crate::common::{CalibArgs, WireArgs, display_sampler, generator, pipeline_config, write_overlay};
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -50,6 +50,8 @@ pub(crate) struct AnalyzeArgs {
     /// No progress bar and no summary lines
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) wires: WireArgs,
     #[command(flatten)]
     pub(crate) study: StudyArgs,
     /// Write an overlay image for every frame (the default; see --no-overlays)
@@ -376,7 +378,7 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
     check_overrides(p, &*source)?;
     let resolved = resolve(a, p, &*source)?;
     let timing = resolve_timing(p, source.timing(), source.len());
-    let config = pipeline_config(&resolved)?;
+    let config = a.wires.apply(pipeline_config(&resolved)?)?;
     let sampler = display_sampler(resolved.calib)?;
     let input = input_info(p, &*source, &resolved, &timing);
     let header =
@@ -385,8 +387,10 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
     let bar = progress_bar(a, source.len(), prefix);
     let mut report = PullbackAnalyzer::new(a.pullback.config()?, config.clone(), resolved.calib)?;
     let stage_times = truelumen::timing::SharedStageTimes::new();
+    // Own-wire angle over the pullback: applied to every frame in input order, after each chunk.
+    let mut wire_sequence = truelumen::guidewire::WireSequence::new(config.ivus_wire);
     let counts = pool.install(|| {
-        process_frames(&mut *source, &resolved, &config, sampler.as_ref(), &mut out, &mut report, &stage_times, &bar)
+        process_frames(&mut *source, &resolved, &config, sampler.as_ref(), &mut out, &mut report, &mut wire_sequence, &stage_times, &bar)
     })?;
     bar.finish_and_clear();
     out.finish()?;
@@ -457,6 +461,7 @@ fn process_frames(
     sampler: Option<&CartesianSampler>,
     out: &mut RunOutput,
     report: &mut PullbackAnalyzer,
+    wire_sequence: &mut truelumen::guidewire::WireSequence,
     stage_times: &truelumen::timing::SharedStageTimes,
     bar: &ProgressBar,
 ) -> anyhow::Result<(usize, usize, usize)> {
@@ -482,6 +487,7 @@ fn process_frames(
         for (r, f) in results.into_iter().zip(&batch) {
             ok.push(r.with_context(|| format!("analysing {}", f.source))?);
         }
+        ok.iter_mut().for_each(|r| wire_sequence.apply(r));
         batch
             .par_iter()
             .zip(&ok)

@@ -32,6 +32,24 @@ pub(crate) struct CalibArgs {
     pub(crate) center_px: Option<[f64; 2]>,
 }
 
+/// Options about the wires in the frames.
+#[derive(Args)]
+pub(crate) struct WireArgs {
+    /// Display angle of the IVUS catheter's own wire, degrees counter-clockwise from +x
+    /// (default: learned from the frames)
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true)]
+    pub(crate) ivus_wire_deg: Option<f64>,
+}
+
+impl WireArgs {
+    /// `config` with these options applied and validated.
+    pub(crate) fn apply(&self, config: PipelineConfig) -> Result<PipelineConfig, Error> {
+        let config = config.with_ivus_wire_deg(self.ivus_wire_deg);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
 /// CLI copy of [`Rotation`].
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum RotationArg {

@@ -1,6 +1,6 @@
 //! `truelumen frame`: one frame in, its result as JSON on stdout.
 
-use crate::common::{CalibArgs, display_sampler, pipeline_config, write_overlay};
+use crate::common::{CalibArgs, WireArgs, display_sampler, pipeline_config, write_overlay};
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -18,12 +18,14 @@ pub(crate) struct FrameArgs {
     pub(crate) overlay: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) calib: CalibArgs,
+    #[command(flatten)]
+    pub(crate) wires: WireArgs,
 }
 
 pub(crate) fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     let image = io::read_image(&a.image)?;
     let resolved = io::resolve_calibration(&(&a.calib).into(), std::slice::from_ref(&a.image), image.shape())?;
-    let mut pipeline = Pipeline::new(pipeline_config(&resolved)?)?;
+    let mut pipeline = Pipeline::new(a.wires.apply(pipeline_config(&resolved)?)?)?;
     let source = a.image.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let result = pipeline.process(&image, resolved.calib, 0, &source).with_context(|| format!("analysing {source}"))?;
     if let Some(path) = &a.overlay {

@@ -1,0 +1,171 @@
+//! Steering guidance for the second guidewire: where it lies relative to the true lumen as
+//! seen from the catheter, and a plain-language hint.
+//!
+//! For a second wire the frame reports (in `guidewire`) the signed relative angle
+//! `relative_angle_deg` = wire direction − true-lumen centroid direction, both seen from the
+//! catheter centre, in `(-180, 180]`, positive = wire counter-clockwise *as displayed*; the
+//! signed distance to the lumen border and inside/outside. `guidance` turns that into:
+//! * `rotate_deg = −relative_angle_deg`: the display rotation that brings the wire direction
+//!   onto the lumen direction (positive = counter-clockwise);
+//! * `distance_to_border_mm`: unsigned distance from the wire centre to the nearest lumen border;
+//! * `hint`, by these rules, in this order:
+//!   1. no lumen found → `true lumen not found`;
+//!   2. wire centre inside the lumen → `wire inside true lumen`;
+//!   3. lumen encloses the catheter (catheter intraluminal / intraplaque) → `wire outside true
+//!      lumen, D mm from its border (lumen surrounds the catheter)`: every direction leads into
+//!      the lumen, so no rotation is suggested;
+//!   4. `|relative_angle_deg| ≤` [`DEAD_BAND_DEG`] → `wire in line with true lumen, D mm
+//!      outside its border`;
+//!   5. otherwise → `rotate wire tip ~A° clockwise (display), D mm outside true lumen` (or
+//!      `counter-clockwise`), with `A = |rotate_deg|` rounded to the nearest 5° (at least 5°).
+//!
+//!   `D` has one decimal. "clockwise"/"counter-clockwise" refer to the *displayed* image
+//!   (the convention of [`crate::geometry`]): the hint says where the wire must move on the
+//!   screen, not which way to torque the wire, which depends on the wire and the view.
+//!
+//! The dead band is twice the relative-angle accuracy targeted by the tests (median error
+//! ≤ 5°): inside it the measured direction cannot tell the operator which way to turn.
+//!
+//! These are measurements and suggestions for the operator, never decisions.
+
+use crate::geometry::relative_angle_deg;
+use crate::guidewire::WireCandidate;
+use crate::report::{FrameResult, Guidance, GuidewireResult, IvusWireResult, RegionResult};
+use std::fmt::Write;
+
+/// Relative angles within ±this are reported as "in line with true lumen", degrees.
+pub const DEAD_BAND_DEG: f64 = 10.0;
+
+fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
+fn center_of(c: &WireCandidate) -> [f64; 2] {
+    let a = c.angle_deg.to_radians();
+    [c.radius_mm * a.cos(), c.radius_mm * a.sin()]
+}
+
+/// The second-wire result of candidate `c` relative to `lumen`.
+pub fn wire_result(c: &WireCandidate, lumen: Option<&RegionResult>) -> GuidewireResult {
+    let center = center_of(c);
+    let (rel, inside, dist) = match lumen {
+        Some(l) => {
+            let d = l.contour_mm.signed_distance_mm(center);
+            (Some(round4(relative_angle_deg(l.centroid_angle_deg, c.angle_deg))), Some(d < 0.0), Some(round4(d)))
+        }
+        None => (None, None, None),
+    };
+    GuidewireResult {
+        center_mm: [round4(center[0]), round4(center[1])],
+        angle_deg: round4(c.angle_deg),
+        relative_angle_deg: rel,
+        in_true_lumen: inside,
+        distance_to_lumen_mm: dist,
+        shadow_width_deg: round4(c.shadow_width_deg),
+        confidence: round4(c.confidence),
+    }
+}
+
+/// The own-wire result of candidate `c`.
+pub fn ivus_wire_result(c: &WireCandidate) -> IvusWireResult {
+    let center = center_of(c);
+    IvusWireResult {
+        center_mm: [round4(center[0]), round4(center[1])],
+        angle_deg: round4(c.angle_deg),
+        confidence: round4(c.confidence),
+    }
+}
+
+/// Guidance for a second wire `w` (see the module doc for the rules). `scratch` is reused to
+/// format the hint, so that the returned string is allocated once, at its exact size.
+pub fn guidance(w: &GuidewireResult, lumen: Option<&RegionResult>, scratch: &mut String) -> Guidance {
+    scratch.clear();
+    let (Some(l), Some(rel), Some(inside), Some(d)) =
+        (lumen, w.relative_angle_deg, w.in_true_lumen, w.distance_to_lumen_mm)
+    else {
+        return Guidance { hint: "true lumen not found".to_owned(), rotate_deg: None, distance_to_border_mm: None };
+    };
+    let dist = d.abs();
+    let mut rotate = None;
+    if inside {
+        scratch.push_str("wire inside true lumen");
+    } else if l.encloses_catheter {
+        let _ = write!(scratch, "wire outside true lumen, {dist:.1} mm from its border (lumen surrounds the catheter)");
+    } else if rel.abs() <= DEAD_BAND_DEG {
+        let _ = write!(scratch, "wire in line with true lumen, {dist:.1} mm outside its border");
+    } else {
+        let r = -rel;
+        rotate = Some(round4(if r == -180.0 { 180.0 } else { r }));
+        let a = ((r.abs() / 5.0).round() * 5.0).max(5.0);
+        let dir = if r > 0.0 { "counter-clockwise" } else { "clockwise" };
+        let _ = write!(scratch, "rotate wire tip ~{a:.0}° {dir} (display), {dist:.1} mm outside true lumen");
+    }
+    Guidance { hint: scratch.as_str().to_owned(), rotate_deg: rotate, distance_to_border_mm: Some(round4(dist)) }
+}
+
+/// Sets `result.ivus_wire`, `result.guidewire` and `result.guidance` from its
+/// `wire_candidates` and the chosen indices (see [`crate::guidewire::split_wires`]).
+pub fn assign_wires(result: &mut FrameResult, own: Option<usize>, second: Option<usize>, scratch: &mut String) {
+    let cand = |i: Option<usize>| i.and_then(|i| result.wire_candidates.get(i).copied());
+    result.ivus_wire = cand(own).map(|c| ivus_wire_result(&c));
+    let second = cand(second);
+    let w = second.map(|c| wire_result(&c, result.lumen.as_ref()));
+    result.guidance = w.as_ref().map(|w| guidance(w, result.lumen.as_ref(), scratch));
+    result.guidewire = w;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contour::Contour;
+
+    fn lumen(center: [f64; 2], r: f64, encloses: bool) -> RegionResult {
+        let contour = Contour::from_radii(center, &[r; 90]);
+        RegionResult {
+            area_mm2: contour.area_mm2(),
+            centroid_mm: center,
+            centroid_angle_deg: crate::geometry::angle_deg_of_point(center),
+            min_diameter_mm: 2.0 * r,
+            max_diameter_mm: 2.0 * r,
+            mean_diameter_mm: 2.0 * r,
+            area_equivalent_diameter_mm: 2.0 * r,
+            eccentricity: 0.0,
+            encloses_catheter: encloses,
+            contour_mm: contour,
+        }
+    }
+
+    fn cand(angle_deg: f64, radius_mm: f64) -> WireCandidate {
+        WireCandidate { angle_deg, radius_mm, shadow_width_deg: 10.0, confidence: 0.9, sheath_gap_mm: 0.5 }
+    }
+
+    #[test]
+    fn hints_follow_the_rules() {
+        let mut s = String::new();
+        // Lumen beside the catheter at 0°, 1 mm away, radius 0.4 mm.
+        let l = lumen([1.0, 0.0], 0.4, false);
+        // Wire at +45° (counter-clockwise of the lumen): rotate clockwise.
+        let w = wire_result(&cand(45.0, 1.0), Some(&l));
+        assert_eq!(w.relative_angle_deg, Some(45.0));
+        let g = guidance(&w, Some(&l), &mut s);
+        assert!(g.hint.starts_with("rotate wire tip ~45° clockwise (display)"), "{}", g.hint);
+        assert_eq!(g.rotate_deg, Some(-45.0));
+        // At −37°: ~35° counter-clockwise.
+        let g = guidance(&wire_result(&cand(-37.0, 1.0), Some(&l)), Some(&l), &mut s);
+        assert!(g.hint.starts_with("rotate wire tip ~35° counter-clockwise"), "{}", g.hint);
+        // Inside.
+        let g = guidance(&wire_result(&cand(0.0, 1.1), Some(&l)), Some(&l), &mut s);
+        assert_eq!(g.hint, "wire inside true lumen");
+        assert_eq!(g.rotate_deg, None);
+        // Dead band: 6°, 1.6 mm out (outside, beyond the lumen).
+        let g = guidance(&wire_result(&cand(6.0, 1.6), Some(&l)), Some(&l), &mut s);
+        assert!(g.hint.starts_with("wire in line with true lumen"), "{}", g.hint);
+        // No lumen.
+        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, &mut s);
+        assert_eq!(g.hint, "true lumen not found");
+        // Lumen around the catheter.
+        let l2 = lumen([0.0, 0.0], 0.8, true);
+        let g = guidance(&wire_result(&cand(90.0, 1.2), Some(&l2)), Some(&l2), &mut s);
+        assert!(g.hint.contains("surrounds the catheter"), "{}", g.hint);
+    }
+}
