@@ -536,7 +536,7 @@ pub fn resolve_calibration(
             .mm_per_px
             .or(sidecar.mm_per_px)
             .ok_or_else(|| Error::param("mm_per_px", format!("{origin} gives no `mm_per_px`; pass --mm-per-px MM")))?;
-        check_positive("mm_per_px", mm_per_px)?;
+        crate::error::check_range("mm_per_px", mm_per_px, crate::pipeline::MIN_MM_PER_PX, crate::pipeline::MAX_MM_PER_PX)?;
         Calibration::Cartesian { mm_per_px }
     };
     let center_px = if polar { None } else { opts.center_px.or(sidecar.center_px) };
