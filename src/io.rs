@@ -115,7 +115,11 @@ fn check_jpeg_complete(path: &Path) -> Result<(), Error> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
     let complete = last_sos.is_some_and(|p| bytes[p..].windows(2).any(|w| w == [0xFF, 0xD9]));
-    if complete { Ok(()) } else { Err(decode_error(path, "JPEG data is truncated (no end-of-image marker after the last scan)")) }
+    if complete {
+        Ok(())
+    } else {
+        Err(decode_error(path, "JPEG data is truncated (no end-of-image marker after the last scan)"))
+    }
 }
 
 /// Converts a decoded image to an `f32` grey plane (8-bit as is, 16-bit scaled to 0–255,
@@ -440,7 +444,8 @@ impl Sidecar {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(Error::Io { path, source }),
         };
-        let sidecar: Self = serde_json::from_str(&text).map_err(|e| Error::Format { path: path.clone(), reason: e.to_string() })?;
+        let sidecar: Self =
+            serde_json::from_str(&text).map_err(|e| Error::Format { path: path.clone(), reason: e.to_string() })?;
         sidecar.validate(&path)?;
         Ok(Some(sidecar))
     }
@@ -584,7 +589,12 @@ pub fn resolve_calibration(
             .mm_per_px
             .or(sidecar.mm_per_px)
             .ok_or_else(|| Error::param("mm_per_px", format!("{origin} gives no `mm_per_px`; pass --mm-per-px MM")))?;
-        crate::error::check_range("mm_per_px", mm_per_px, crate::pipeline::MIN_MM_PER_PX, crate::pipeline::MAX_MM_PER_PX)?;
+        crate::error::check_range(
+            "mm_per_px",
+            mm_per_px,
+            crate::pipeline::MIN_MM_PER_PX,
+            crate::pipeline::MAX_MM_PER_PX,
+        )?;
         Calibration::Cartesian { mm_per_px }
     };
     let center_px = if polar { None } else { opts.center_px.or(sidecar.center_px) };

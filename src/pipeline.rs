@@ -351,7 +351,10 @@ impl Pipeline {
                 Some(l) => {
                     let d = l.contour_mm.signed_distance_mm(center);
                     (
-                        Some(round4(relative_angle_deg(l.centroid_angle_deg, w.angle_deg))),
+                        Some(crate::geometry::wrap_rel_deg(round4(relative_angle_deg(
+                            l.centroid_angle_deg,
+                            w.angle_deg,
+                        )))),
                         Some(d < 0.0),
                         Some(round4(d)),
                     )
@@ -360,7 +363,7 @@ impl Pipeline {
             };
             GuidewireResult {
                 center_mm: [round4(center[0]), round4(center[1])],
-                angle_deg: round4(w.angle_deg),
+                angle_deg: crate::geometry::wrap_deg(round4(w.angle_deg)),
                 relative_angle_deg: rel,
                 in_true_lumen: inside,
                 distance_to_lumen_mm: dist,
@@ -452,7 +455,8 @@ fn region_result(c: Contour) -> Option<RegionResult> {
         contour_mm: c,
         area_mm2: round4(area),
         centroid_mm: [round4(centroid[0]), round4(centroid[1])],
-        centroid_angle_deg: round4(angle_deg_of_point(centroid)),
+        // Wrapped after rounding: 359.99996 rounds to 360, outside [0, 360).
+        centroid_angle_deg: crate::geometry::wrap_deg(round4(angle_deg_of_point(centroid))),
         min_diameter_mm: round4(d.min_mm),
         max_diameter_mm: round4(d.max_mm),
         mean_diameter_mm: round4(d.mean_mm),
