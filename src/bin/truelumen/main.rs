@@ -92,6 +92,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::parse_center;
 
     #[test]
     fn center_parsing() {
