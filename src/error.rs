@@ -80,6 +80,31 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A file uses a format, transfer syntax or pixel layout this build cannot read.
+    #[error("{path}: unsupported: {reason}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is not supported (and what is).
+        reason: String,
+    },
+    /// Parts of the input disagree with each other: frames of different sizes, a raw file whose
+    /// size does not match its sidecar, pixel data shorter or longer than the header says.
+    #[error("{path}: {reason}")]
+    Inconsistent {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong, naming the frame where relevant.
+        reason: String,
+    },
+    /// A calibration read from a file or given for it is missing, NaN, zero or negative.
+    #[error("{path}: invalid calibration: {reason}")]
+    Calibration {
+        /// The file the calibration belongs to.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -550,7 +550,8 @@ mod tests {
     fn json_round_trip_and_rounding() {
         let mut fr = frames();
         fr[1].plaque_burden = Some(0.123_456_789_1);
-        let results = Results { schema_version: SCHEMA_VERSION, generator: "test".into(), frames: fr.clone() };
+        let results =
+            Results { schema_version: SCHEMA_VERSION, generator: "test".into(), frames: fr.clone(), input: None };
         let mut buf = Vec::new();
         write_json_to(&mut buf, &results).unwrap();
         let text = String::from_utf8(buf).unwrap();

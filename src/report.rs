@@ -18,6 +18,40 @@ pub struct Results {
     pub generator: String,
     /// One entry per analysed frame, in input order.
     pub frames: Vec<FrameResult>,
+    /// The pullback the frames came from: format, calibration source, timing (absent in
+    /// documents written before it existed, or when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputInfo>,
+}
+
+/// Where a run's frames came from (`results.json` → `input`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// The pullback file or folder.
+    pub path: String,
+    /// Format, e.g. `dicom/rle`, `tiff`, `images`, `raw-rf`, `screen-capture/images`.
+    pub format: String,
+    /// Frames in the pullback.
+    pub n_frames: usize,
+    /// Where the calibration came from.
+    pub calibration_source: crate::io::ValueSource,
+    /// Pullback speed and frame times, with their sources.
+    pub timing: crate::io::PullbackTiming,
+    /// Screen captures: the imaging field found (`[col, row]` centre and radius in the capture,
+    /// pixels); results are in the frame cropped around it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<FieldInfo>,
+}
+
+/// The imaging field of a screen capture.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FieldInfo {
+    /// Centre `[col, row]` in the capture, pixels.
+    pub center_px: [f64; 2],
+    /// Radius, pixels.
+    pub radius_px: f64,
+    /// Top-left corner `[col, row]` of the analysed crop in the capture, pixels.
+    pub crop_origin_px: [f64; 2],
 }
 
 /// Everything measured on one frame.

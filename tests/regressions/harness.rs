@@ -20,7 +20,7 @@ use truelumen::{Calibration, CartImage, Error, Pipeline, PipelineConfig, PolarGe
 
 /// The harnesses, by target name (the sub-folder of `tests/regressions/` and the fuzz target).
 pub const TARGETS: &[(&str, fn(&[u8]))] =
-    &[("image", image), ("sidecar", sidecar), ("results", results), ("pipeline", pipeline)];
+    &[("image", image), ("sidecar", sidecar), ("results", results), ("pipeline", pipeline), ("pullback", pullback)];
 
 thread_local! {
     static SCRATCH: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
@@ -318,5 +318,85 @@ pub fn check_result(r: &FrameResult) {
         ("vessel_contrast", q.vessel_contrast),
     ] {
         finite(&format!("quality.{n}"), v);
+    }
+}
+
+/// Pullback files → [`io::DicomSource`], [`io::TiffSource`] or [`io::RawSource`]: open (header
+/// only), then decode the first, middle and last frame. The first byte picks the format (0 DICOM
+/// `p.dcm`, 1 multi-page TIFF `p.tif`, 2 raw `p.raw` + `p.json`); for raw, the next two bytes
+/// are the length of the JSON sidecar that follows, the rest is the binary.
+///
+/// Errors must be of an input class (I/O, decode, input, format, unsupported, inconsistent,
+/// calibration) and name the file; an opened source must have frames of a sane size whose
+/// samples are finite and whose stored calibration, if any, is valid.
+pub fn pullback(data: &[u8]) {
+    use truelumen::io::{FrameBuf, FrameSource};
+    let (kind, body) = match data.split_first() {
+        Some((b, rest)) => (b % 3, rest),
+        None => (0, data),
+    };
+    let (path, opened): (PathBuf, Result<Box<dyn FrameSource>, Error>) = match kind {
+        0 => {
+            let p = scratch_file("p.dcm", body);
+            let r = io::DicomSource::open(&p).map(|s| Box::new(s) as Box<dyn FrameSource>);
+            (p, r)
+        }
+        1 => {
+            let p = scratch_file("p.tif", body);
+            let r = io::TiffSource::open(&p).map(|s| Box::new(s) as Box<dyn FrameSource>);
+            (p, r)
+        }
+        _ => {
+            let n = body.get(..2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as usize);
+            let rest = body.get(2..).unwrap_or_default();
+            let (json, raw) = rest.split_at(n.min(rest.len()));
+            let p = scratch_file("p.raw", raw);
+            std::fs::write(p.with_extension("json"), json).expect("scratch sidecar");
+            let r = io::RawSource::open(&p).map(|s| Box::new(s) as Box<dyn FrameSource>);
+            (p, r)
+        }
+    };
+    let check_err = |e: &Error| {
+        assert!(
+            matches!(
+                e,
+                Error::Io { .. }
+                    | Error::Decode { .. }
+                    | Error::Input { .. }
+                    | Error::Format { .. }
+                    | Error::Unsupported { .. }
+                    | Error::Inconsistent { .. }
+                    | Error::Calibration { .. }
+            ),
+            "error class: {e:?}"
+        );
+        let msg = e.to_string();
+        let named = msg.contains(&path.display().to_string())
+            || msg.contains(&path.with_extension("json").display().to_string());
+        assert!(named, "error does not name {}: {msg}", path.display());
+    };
+    let mut src = match opened {
+        Ok(s) => s,
+        Err(e) => return check_err(&e),
+    };
+    let (rows, cols) = src.shape();
+    assert!(rows > 0 && cols > 0 && rows <= 1 << 16 && cols <= 1 << 16, "shape {rows}x{cols}");
+    if let Some(c) = src.calibration() {
+        match c.calib {
+            Calibration::Cartesian { mm_per_px } => assert!(mm_per_px.is_finite() && mm_per_px > 0.0, "{mm_per_px}"),
+            Calibration::Polar(g) => g.validate().expect("stored polar geometry is valid"),
+        }
+    }
+    let n = src.len();
+    let mut buf = FrameBuf::default();
+    for i in [0, n / 2, n.saturating_sub(1), n] {
+        match src.read_frame(i, &mut buf) {
+            Ok(()) => {
+                assert!(i < n, "frame {i} of {n} read");
+                assert_eq!(buf.shape(), (rows, cols), "frame {i}");
+                assert!(buf.as_slice().iter().all(|v| v.is_finite()), "frame {i}: non-finite sample");
+            }
+            Err(e) => check_err(&e),
+        }
     }
 }

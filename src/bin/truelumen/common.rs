@@ -63,7 +63,6 @@ pub(crate) fn parse_center(s: &str) -> Result<[f64; 2], String> {
     Ok([num(c)?, num(r)?])
 }
 
-
 pub(crate) fn pipeline_config(resolved: &ResolvedCalibration) -> Result<PipelineConfig, Error> {
     let config = PipelineConfig::default().with_center_px(resolved.center_px);
     config.validate()?;
@@ -100,7 +99,6 @@ pub(crate) fn write_overlay(
     };
     output::write_png(path, &truelumen::overlay::render_overlay(cart, result))
 }
-
 
 /// `truelumen <version>`, the `generator` of every document written.
 pub(crate) fn generator() -> String {

@@ -17,7 +17,6 @@ pub(crate) struct EvaluateArgs {
     pub(crate) json: bool,
 }
 
-
 /// `evaluate --json` output.
 #[derive(serde::Serialize)]
 pub(crate) struct EvaluationDoc<'a> {
@@ -38,4 +37,3 @@ pub(crate) fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

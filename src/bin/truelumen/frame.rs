@@ -20,7 +20,6 @@ pub(crate) struct FrameArgs {
     pub(crate) calib: CalibArgs,
 }
 
-
 pub(crate) fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     let image = io::read_image(&a.image)?;
     let resolved = io::resolve_calibration(&(&a.calib).into(), std::slice::from_ref(&a.image), image.shape())?;
@@ -33,4 +32,3 @@ pub(crate) fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     crate::common::print_stdout(&format!("{}\n", output::to_json_string(&result, true)?))?;
     Ok(())
 }
-

@@ -1,10 +1,12 @@
 //! `truelumen` command-line tool: a thin layer over the library (argument parsing, calling
 //! the library, exit codes). See the README for the reference.
 //!
-//! Exit codes: 0 success, 1 other failure, 2 usage error (clap), 3 input problem (unreadable,
-//! not an image, empty folder, mismatched sizes, bad calibration.json), 4 invalid or missing
-//! parameter, 5 output not writable.
-
+//! Exit codes: 0 success, 1 other failure, 2 usage error (clap), 3 input problem (missing,
+//! unreadable, not an image/DICOM, corrupt or truncated file, missing pixel data, empty folder,
+//! bad calibration.json or sidecar JSON), 4 invalid or missing parameter or calibration (NaN,
+//! zero, negative; none given), 5 output not writable, 6 unsupported format (transfer syntax,
+//! photometric interpretation, bit depth), 7 inconsistent input (frames of different sizes, a
+//! raw file whose size does not match its sidecar, pixel data shorter than the header says).
 
 mod analyze;
 mod common;
@@ -34,7 +36,6 @@ enum Command {
     /// Score a results.json against phantom truth files (TRUTH_DIR/<frame stem>.json)
     Evaluate(evaluate::EvaluateArgs),
 }
-
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits with 2 on usage errors
@@ -73,7 +74,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if let Some(err) = cause.downcast_ref::<Error>() {
             return match err {
-                Error::InvalidParam { .. } => 4,
+                Error::InvalidParam { .. } | Error::Calibration { .. } => 4,
+                Error::Unsupported { .. } => 6,
+                Error::Inconsistent { .. } => 7,
                 Error::Write { .. } => 5,
                 Error::Io { .. }
                 | Error::Decode { .. }
@@ -87,7 +90,6 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
     1
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -123,4 +125,3 @@ mod tests {
         assert_eq!(error_message(&e), "x.png: gone");
     }
 }
-

@@ -27,7 +27,6 @@ pub(crate) struct SimulateArgs {
     pub(crate) polar: bool,
 }
 
-
 pub(crate) fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
     let spec = DatasetSpec {
         count: a.count,
@@ -57,4 +56,3 @@ pub(crate) fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
-
