@@ -51,13 +51,13 @@ pub fn wire_result(c: &WireCandidate, lumen: Option<&RegionResult>) -> Guidewire
     let (rel, inside, dist) = match lumen {
         Some(l) => {
             let d = l.contour_mm.signed_distance_mm(center);
-            (Some(round4(relative_angle_deg(l.centroid_angle_deg, c.angle_deg))), Some(d < 0.0), Some(round4(d)))
+            (Some(crate::geometry::wrap_rel_deg(round4(relative_angle_deg(l.centroid_angle_deg, c.angle_deg)))), Some(d < 0.0), Some(round4(d)))
         }
         None => (None, None, None),
     };
     GuidewireResult {
         center_mm: [round4(center[0]), round4(center[1])],
-        angle_deg: round4(c.angle_deg),
+        angle_deg: crate::geometry::wrap_deg(round4(c.angle_deg)),
         relative_angle_deg: rel,
         in_true_lumen: inside,
         distance_to_lumen_mm: dist,
@@ -71,7 +71,7 @@ pub fn ivus_wire_result(c: &WireCandidate) -> IvusWireResult {
     let center = center_of(c);
     IvusWireResult {
         center_mm: [round4(center[0]), round4(center[1])],
-        angle_deg: round4(c.angle_deg),
+        angle_deg: crate::geometry::wrap_deg(round4(c.angle_deg)),
         confidence: round4(c.confidence),
     }
 }

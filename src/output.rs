@@ -450,6 +450,13 @@ impl RunOutput {
         };
         let json_path = dir.join(RESULTS_JSON);
         let csv_path = dir.join(MEASUREMENTS_CSV);
+        // A folder in the way would only make the final rename fail, after the other file was
+        // already renamed into place: refuse up front.
+        for p in [&json_path, &csv_path] {
+            if p.is_dir() {
+                return Err(Error::Write { path: p.clone(), source: std::io::Error::other("is a folder") });
+            }
+        }
         let json =
             JsonFramesWriter::new(AtomicFile::create(&json_path)?, header).map_err(|e| with_path(e, &json_path))?;
         let csv = CsvFramesWriter::new(AtomicFile::create(&csv_path)?).map_err(|e| with_path(e, &csv_path))?;

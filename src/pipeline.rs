@@ -166,6 +166,13 @@ impl PipelineConfig {
 /// admissible closed border exists.
 pub const LOW_CONTRAST_SD: f32 = 1.5;
 
+/// Accepted pixel / sample sizes, mm: `[MIN_MM_PER_PX, MAX_MM_PER_PX]` (0.1 µm to 1 mm; IVUS
+/// frames are 5–50 µm per pixel). Outside this range the pixel arithmetic (sample counts from
+/// millimetre distances) overflows or degenerates, so such calibrations are parameter errors.
+pub const MIN_MM_PER_PX: f64 = 1e-4;
+/// See [`MIN_MM_PER_PX`].
+pub const MAX_MM_PER_PX: f64 = 1.0;
+
 /// Largest side of the Cartesian display frame of a polar input, pixels.
 pub const MAX_POLAR_DISPLAY_SIDE: usize = 2048;
 
@@ -299,7 +306,7 @@ impl Pipeline {
         let mut quality = Quality::default();
         let (geom, cart, catheter_radius_mm) = match calib {
             Calibration::Cartesian { mm_per_px } => {
-                check_positive("mm_per_px", mm_per_px)?;
+                check_range("mm_per_px", mm_per_px, MIN_MM_PER_PX, MAX_MM_PER_PX)?;
                 if rows < 32 || cols < 32 {
                     return Err(Error::FrameTooSmall { rows, cols, reason: "need at least 32x32 pixels".into() });
                 }
@@ -330,6 +337,7 @@ impl Pipeline {
             }
             Calibration::Polar(g) => {
                 g.validate()?;
+                check_range("mm_per_sample", g.mm_per_sample, MIN_MM_PER_PX, MAX_MM_PER_PX)?;
                 if (rows, cols) != (g.n_lines, g.n_samples) {
                     return Err(Error::FrameShape {
                         got_rows: rows,
@@ -628,7 +636,8 @@ fn region_result(c: Contour) -> Option<RegionResult> {
         contour_mm: c,
         area_mm2: round4(area),
         centroid_mm: [round4(centroid[0]), round4(centroid[1])],
-        centroid_angle_deg: round4(angle_deg_of_point(centroid)),
+        // Wrapped after rounding: 359.99996 rounds to 360, outside [0, 360).
+        centroid_angle_deg: crate::geometry::wrap_deg(round4(angle_deg_of_point(centroid))),
         min_diameter_mm: round4(d.min_mm),
         max_diameter_mm: round4(d.max_mm),
         mean_diameter_mm: round4(d.mean_mm),

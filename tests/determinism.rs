@@ -104,3 +104,37 @@ fn results_do_not_depend_on_threads_order_or_reuse() {
         assert_eq!(again, fresh[i], "frame {i}: repeated on a reused pipeline");
     }
 }
+
+/// The CLI end to end: `analyze` on the same folder with 1, 2 and 8 worker threads, and twice
+/// with 2, writes byte-identical results.json and measurements.csv (chunking, parallel decoding
+/// and parallel overlay writing must not reorder or change anything).
+#[test]
+fn analyze_output_is_byte_identical_for_any_thread_count() {
+    let t = tempfile::tempdir().unwrap();
+    let input = t.path().join("frames");
+    let sim = std::process::Command::new(env!("CARGO_BIN_EXE_truelumen"))
+        .args(["simulate", "--count", "10", "--seed", "300", "--side", "160", "--out"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(sim.status.success(), "{}", String::from_utf8_lossy(&sim.stderr));
+    let run = |threads: &str, tag: &str| {
+        let out = t.path().join(format!("out_{tag}"));
+        let r = std::process::Command::new(env!("CARGO_BIN_EXE_truelumen"))
+            .args(["analyze", "-q", "--threads", threads, "--out"])
+            .arg(&out)
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        (std::fs::read(out.join("results.json")).unwrap(), std::fs::read(out.join("measurements.csv")).unwrap())
+    };
+    let reference = run("1", "1");
+    let doc: truelumen::report::Results = serde_json::from_slice(&reference.0).unwrap();
+    assert_eq!(doc.frames.len(), 10);
+    for (threads, tag) in [("2", "2"), ("8", "8"), ("2", "2again")] {
+        let other = run(threads, tag);
+        assert!(other.0 == reference.0, "results.json differs with {threads} threads ({tag})");
+        assert!(other.1 == reference.1, "measurements.csv differs with {threads} threads ({tag})");
+    }
+}

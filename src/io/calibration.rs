@@ -73,7 +73,40 @@ impl Sidecar {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(Error::Io { path, source }),
         };
-        serde_json::from_str(&text).map(Some).map_err(|e| Error::Format { path, reason: e.to_string() })
+        let sidecar: Self =
+            serde_json::from_str(&text).map_err(|e| Error::Format { path: path.clone(), reason: e.to_string() })?;
+        sidecar.validate(&path)?;
+        Ok(Some(sidecar))
+    }
+
+    /// Checks the values (the JSON parser only checks the types): pixel size within
+    /// [`crate::pipeline::MIN_MM_PER_PX`]..=[`crate::pipeline::MAX_MM_PER_PX`], depth finite
+    /// and > 0, line-0 angle within ±3600°, centre finite. `path` names the file in the error.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming `path` and the field.
+    pub fn validate(&self, path: &Path) -> Result<(), Error> {
+        let bad = |reason: String| Err(Error::Format { path: path.to_path_buf(), reason });
+        if let Some(v) = self.mm_per_px {
+            let (lo, hi) = (crate::pipeline::MIN_MM_PER_PX, crate::pipeline::MAX_MM_PER_PX);
+            if let Err(e) = crate::error::check_range("mm_per_px", v, lo, hi) {
+                return bad(e.to_string());
+            }
+        }
+        if let Some(p) = self.polar {
+            if let Err(e) = check_positive("polar.depth_mm", p.depth_mm) {
+                return bad(e.to_string());
+            }
+            if !(p.line0_deg.is_finite() && p.line0_deg.abs() <= 3600.0) {
+                return bad(format!("`polar.line0_deg` must be within [-3600, 3600], got {}", p.line0_deg));
+            }
+        }
+        if let Some(c) = self.center_px {
+            if !(c[0].is_finite() && c[1].is_finite()) {
+                return bad(format!("`center_px` must be finite, got {c:?}"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -236,7 +269,12 @@ pub fn resolve_calibration_with(
             .mm_per_px
             .or(sidecar.mm_per_px)
             .ok_or_else(|| Error::param("mm_per_px", format!("{origin} gives no `mm_per_px`; pass --mm-per-px MM")))?;
-        check_positive("mm_per_px", mm_per_px)?;
+        crate::error::check_range(
+            "mm_per_px",
+            mm_per_px,
+            crate::pipeline::MIN_MM_PER_PX,
+            crate::pipeline::MAX_MM_PER_PX,
+        )?;
         Calibration::Cartesian { mm_per_px }
     };
     let center_px = if polar { None } else { opts.center_px.or(sidecar.center_px) };

@@ -558,7 +558,7 @@ fn packbits_decode(src: &[u8], out: &mut [u8]) -> Result<(), String> {
             i += k;
             o += k;
         } else if h != -128 {
-            let k = 1 - h as isize as usize;
+            let k = (1 - h as isize) as usize; // 2..=128; `1 - h as usize` overflows
             let v = *src.get(i).ok_or("replicate run past the end of the segment")?;
             out.get_mut(o..o + k).ok_or("replicate run past the end of the frame")?.fill(v);
             i += 1;

@@ -87,9 +87,29 @@ fn check_side(path: &Path, w: u32, h: u32) -> Result<(), Error> {
 /// [`Error::Io`] if the file cannot be opened or read, [`Error::Decode`] if it is not a
 /// supported image, is corrupt or truncated, or exceeds [`MAX_IMAGE_SIDE_PX`].
 pub fn read_image(path: &Path) -> Result<CartImage, Error> {
-    let img = open_reader(path)?.decode().map_err(|e| image_error(path, e))?;
+    let reader = open_reader(path)?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        check_jpeg_complete(path)?;
+    }
+    let img = reader.decode().map_err(|e| image_error(path, e))?;
     check_side(path, img.width(), img.height())?;
     Ok(plane_from_dynamic(&img))
+}
+
+/// Rejects a JPEG file cut short: the JPEG decoder fills the missing part of a truncated scan
+/// with grey instead of failing, which would be analysed as if it were tissue. A complete file
+/// has an end-of-image marker (`FF D9`) after its last start-of-scan marker (`FF DA`); inside
+/// the entropy-coded data a `FF` byte is always followed by `00` or a restart marker, so the
+/// pair cannot occur there by chance.
+fn check_jpeg_complete(path: &Path) -> Result<(), Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let complete = last_sos.is_some_and(|p| bytes[p..].windows(2).any(|w| w == [0xFF, 0xD9]));
+    if complete {
+        Ok(())
+    } else {
+        Err(decode_error(path, "JPEG data is truncated (no end-of-image marker after the last scan)"))
+    }
 }
 
 /// Converts a decoded image to an `f32` grey plane (8-bit as is, 16-bit scaled to 0–255,
@@ -273,7 +293,11 @@ fn size_mismatch(path: &Path, frame: usize, got: (usize, usize), first: &Path, w
 /// # Errors
 /// As [`read_image`].
 pub fn read_image_frame(path: &Path, out: &mut FrameBuf) -> Result<(), Error> {
-    let img = open_reader(path)?.decode().map_err(|e| image_error(path, e))?;
+    let reader = open_reader(path)?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        check_jpeg_complete(path)?;
+    }
+    let img = reader.decode().map_err(|e| image_error(path, e))?;
     check_side(path, img.width(), img.height())?;
     frame_from_dynamic(&img, out);
     Ok(())

@@ -251,18 +251,13 @@ pub struct FrameRecord {
 }
 
 /// Name of the calcium measure used, for the report.
-pub const CALCIUM_SOURCE: &str = "proxy: angle of non-wire acoustic shadow bridged by the segmentation \
-     (quality.shadow_bridged_deg); replace by the per-frame calcium arc when available";
+pub const CALCIUM_SOURCE: &str = "largest calcified arc of the frame (calcium.max_arc_deg: bright echo with a \
+     shadow wider than a wire's, see truelumen::calcium)";
 
-/// **The one place where per-frame calcium enters the pullback summary.**
-///
-/// Today the frame result has no calcium detection; the closest measure is the angle of non-wire
-/// acoustic shadow the segmentation bridged (`quality.shadow_bridged_deg`, set with the
-/// `shadow_bridged` flag), which in these images comes from calcium. When the calcium detector
-/// (per-frame `calcium` with `max_arc_deg`) is merged, return that here instead and update
-/// [`CALCIUM_SOURCE`].
+/// **The one place where per-frame calcium enters the pullback summary**: the frame's largest
+/// calcified arc ([`crate::report::FrameResult::calcium`], `max_arc_deg`), degrees.
 pub fn calcium_arc_deg(result: &FrameResult) -> f64 {
-    if result.quality.has(crate::report::QualityFlag::ShadowBridged) { result.quality.shadow_bridged_deg } else { 0.0 }
+    result.calcium.max_arc_deg
 }
 
 impl FrameRecord {

@@ -122,3 +122,13 @@ pub(crate) fn write_overlay(
 pub(crate) fn generator() -> String {
     format!("truelumen {}", env!("CARGO_PKG_VERSION"))
 }
+
+/// Writes `text` to standard output; a failed write (closed pipe, full disk) is an output
+/// error (exit code 5) instead of the panic of `print!`.
+pub(crate) fn print_stdout(text: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Write { path: "<stdout>".into(), source })
+}

@@ -31,10 +31,9 @@ pub(crate) fn evaluate(a: &EvaluateArgs) -> anyhow::Result<()> {
     let summary = eval::summarize(&scores);
     if a.json {
         let doc = EvaluationDoc { summary, frames: &frames };
-        println!("{}", output::to_json_string(&doc, true)?);
+        crate::common::print_stdout(&format!("{}\n", output::to_json_string(&doc, true)?))?;
     } else {
-        println!("{summary}\n");
-        print!("{}", eval::frame_table(&frames));
+        crate::common::print_stdout(&format!("{summary}\n\n{}", eval::frame_table(&frames)))?;
     }
     Ok(())
 }

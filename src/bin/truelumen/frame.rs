@@ -31,6 +31,6 @@ pub(crate) fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     if let Some(path) = &a.overlay {
         write_overlay(path, &image, &result, display_sampler(resolved.calib)?.as_ref())?;
     }
-    println!("{}", output::to_json_string(&result, true)?);
+    crate::common::print_stdout(&format!("{}\n", output::to_json_string(&result, true)?))?;
     Ok(())
 }

@@ -1,0 +1,8 @@
+//! Fuzz target `pullback`: see `harness::pullback` (tests/regressions/harness.rs, shared with
+//! the regression replay test `tests/regressions.rs`).
+#![no_main]
+
+#[path = "../../../tests/regressions/harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::pullback(data));
