@@ -169,6 +169,7 @@ impl DicomSource {
         if !is_dicom_file(path) {
             return Err(decode_err(path, "not a DICOM file (no `DICM` marker after the 128-byte preamble)"));
         }
+        check_header_lengths(path, &file, file_len)?;
         let obj = OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(path)
@@ -686,6 +687,84 @@ fn skip_undefined<R: Read + Seek>(r: &mut R, explicit: bool, end: (u16, u16), de
         } else {
             r.seek(SeekFrom::Current(i64::from(h.len)))?;
         }
+    }
+}
+
+/// Value representations of PS3.5 (explicit VR headers must carry one of these).
+const KNOWN_VRS: [&[u8; 2]; 34] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF", b"OL",
+    b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US",
+    b"UT", b"UV",
+];
+
+/// Walks every element header before `PixelData` (descending into sequences of undefined
+/// length) and rejects unknown VRs and value lengths that run past the end of the file, before
+/// dicom-object parses the header: its parser allocates the declared length, so one damaged
+/// length field could cost gigabytes (found by fuzzing: `tests/regressions/pullback/`).
+/// Running off the end of the file is left to the parser, which reports it.
+fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), Error> {
+    let bad = |reason: String| decode_err(path, format!("corrupt DICOM header: {reason}"));
+    let mut r = std::io::BufReader::new(file);
+    let walk = |r: &mut std::io::BufReader<&File>| -> std::io::Result<Result<(), Error>> {
+        r.seek(SeekFrom::Start(132))?;
+        let mut explicit = true; // the file meta group is always explicit VR
+        let mut dataset_explicit = true;
+        let mut in_meta = true;
+        loop {
+            let pos = r.stream_position()?;
+            let group = read_u16(r)?;
+            if in_meta && group != 0x0002 {
+                in_meta = false;
+                explicit = dataset_explicit;
+            }
+            let element = read_u16(r)?;
+            let tag = (group, element);
+            if tag == (0x7FE0, 0x0010) {
+                return Ok(Ok(()));
+            }
+            let len = if group == 0xFFFE || !explicit {
+                read_u32(r)?
+            } else {
+                let mut vr = [0u8; 2];
+                r.read_exact(&mut vr)?;
+                if !KNOWN_VRS.contains(&&vr) {
+                    return Ok(Err(bad(format!(
+                        "element ({group:04X},{element:04X}) at byte {pos} has an invalid VR {vr:02X?}"
+                    ))));
+                }
+                if matches!(
+                    &vr,
+                    b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
+                ) {
+                    read_u16(r)?;
+                    read_u32(r)?
+                } else {
+                    u32::from(read_u16(r)?)
+                }
+            };
+            if len == UNDEFINED || group == 0xFFFE {
+                continue; // descend into the sequence / item; delimiters carry no value
+            }
+            let value_at = r.stream_position()?;
+            if value_at + u64::from(len) > file_len {
+                return Ok(Err(bad(format!(
+                    "element ({group:04X},{element:04X}) at byte {pos} declares {len} bytes but the file has {} left",
+                    file_len.saturating_sub(value_at)
+                ))));
+            }
+            if in_meta && tag == (0x0002, 0x0010) && len <= 64 {
+                let mut uid = vec![0u8; len as usize];
+                r.read_exact(&mut uid)?;
+                let uid = String::from_utf8_lossy(&uid);
+                dataset_explicit = uid.trim_end_matches('\0').trim() != uids::IMPLICIT_VR_LE;
+            } else {
+                r.seek(SeekFrom::Current(i64::from(len)))?;
+            }
+        }
+    };
+    match walk(&mut r) {
+        Ok(result) => result,
+        Err(_) => Ok(()), // end of file or unreadable: the parser reports it with its own message
     }
 }
 
