@@ -414,7 +414,10 @@ pub fn summarize_wires_calcium(scores: &[WireCalciumScore]) -> WireCalciumSummar
         frames: scores.len(),
         second_frames,
         second_hidden_frames: count(&|s| s.second_present && s.second_hidden),
-        second_detection_rate: frac(count(&|s| s.second_present && !s.second_hidden && s.second_matched), second_frames),
+        second_detection_rate: frac(
+            count(&|s| s.second_present && !s.second_hidden && s.second_matched),
+            second_frames,
+        ),
         second_false_rate: frac(count(&|s| s.second_false), scores.len()),
         own_frames,
         own_not_second_rate: frac(count(&|s| s.own_present && !s.own_as_second), own_frames),

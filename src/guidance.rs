@@ -51,7 +51,11 @@ pub fn wire_result(c: &WireCandidate, lumen: Option<&RegionResult>) -> Guidewire
     let (rel, inside, dist) = match lumen {
         Some(l) => {
             let d = l.contour_mm.signed_distance_mm(center);
-            (Some(crate::geometry::wrap_rel_deg(round4(relative_angle_deg(l.centroid_angle_deg, c.angle_deg)))), Some(d < 0.0), Some(round4(d)))
+            (
+                Some(crate::geometry::wrap_rel_deg(round4(relative_angle_deg(l.centroid_angle_deg, c.angle_deg)))),
+                Some(d < 0.0),
+                Some(round4(d)),
+            )
         }
         None => (None, None, None),
     };

@@ -3,6 +3,7 @@
 //! and scratch buffers and processes one frame at a time; [`process_batch`] runs many frames in
 //! parallel with one pipeline per worker, giving identical results for any thread count.
 
+use crate::calcium::{CalciumParams, calcium_arcs};
 use crate::catheter::{
     CatheterParams, CatheterWorkspace, angular_median_profile, find_catheter_with, ringdown_end_sample,
     suppress_ringdown,
@@ -11,7 +12,6 @@ use crate::contour::Contour;
 use crate::error::{Error, check_positive, check_range};
 use crate::filter::{SpeckleFilter, SpeckleWorkspace, SradParams, speckle_into};
 use crate::geometry::{CartGeometry, PolarGeometry, angle_deg_of_point};
-use crate::calcium::{CalciumParams, calcium_arcs};
 use crate::guidewire::{
     IvusWireParams, ShadowKind, ShadowWorkspace, WireCandidate, WireParams, detect_shadows, split_wires,
     wire_candidates_into,
@@ -20,8 +20,8 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BESIDE_LINES, BESIDE_Z_FACTOR, BESIDE_Z_MARGIN, BesideWorkspace, CATHETER_MARGIN_MM, PolarView, find_lumen_beside, patent_lumen, region_evidence,
-    window_sd,
+    BESIDE_LINES, BESIDE_Z_FACTOR, BESIDE_Z_MARGIN, BesideWorkspace, CATHETER_MARGIN_MM, PolarView, find_lumen_beside,
+    patent_lumen, region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::{SegmentParams, SegmentWorkspace, percentiles, segment_borders};
@@ -527,7 +527,8 @@ impl Pipeline {
         };
         let e_enclosing = region_evidence(&joint_view, [0.0, 0.0], &self.radii_mm, sd);
         let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
-        let beside = self.config.lumen_beside_catheter && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
+        let beside =
+            self.config.lumen_beside_catheter && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
         let use_beside =
             beside && self.beside.best.evidence.z > BESIDE_Z_FACTOR * e_enclosing.z.max(0.0) + BESIDE_Z_MARGIN;
         // Patent or occluded, from the unfiltered frame in its own speckle SDs.

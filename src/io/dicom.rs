@@ -734,7 +734,19 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
                 }
                 if matches!(
                     &vr,
-                    b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
+                    b"OB"
+                        | b"OD"
+                        | b"OF"
+                        | b"OL"
+                        | b"OV"
+                        | b"OW"
+                        | b"SQ"
+                        | b"SV"
+                        | b"UC"
+                        | b"UN"
+                        | b"UR"
+                        | b"UT"
+                        | b"UV"
                 ) {
                     read_u16(r)?;
                     read_u32(r)?

@@ -443,8 +443,9 @@ mod tests {
         for n in [256usize, 255] {
             let mut rf_env = RfEnvelope::new(n, 40.0).unwrap();
             let amp = |s: usize| 1.0 + 0.5 * (2.0 * std::f32::consts::PI * s as f32 / n as f32).cos();
-            let rf: Vec<f32> =
-                (0..n).map(|s| amp(s) * (2.0 * std::f32::consts::PI * 64.0 * s as f32 / n as f32 + 0.3).cos()).collect();
+            let rf: Vec<f32> = (0..n)
+                .map(|s| amp(s) * (2.0 * std::f32::consts::PI * 64.0 * s as f32 / n as f32 + 0.3).cos())
+                .collect();
             let mut env = vec![0.0; n];
             rf_env.envelope_into(&rf, &mut env);
             let worst = (0..n).map(|s| (env[s] - amp(s)).abs()).fold(0.0f32, f32::max);

@@ -89,9 +89,9 @@ pub mod spec;
 pub mod wires;
 
 pub use acoustic::Simulator;
+pub use cto::CtoScenario;
 pub use dataset::{DatasetInfo, DatasetSpec, FixedPolar, write_dataset};
 pub use shape::{Harmonic, StarShape};
-pub use cto::CtoScenario;
 pub use spec::{CATHETER_CLEARANCE_MM, CalciumSpec, CtoSpec, IvusWireSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
 pub use wires::{wire_scenario, wire_scenario_cto, wire_sequence, wire_sequence_cto, with_wires};
 

@@ -379,6 +379,8 @@ impl Scene {
     /// display angle `angle_deg` meets each: `(depth of the near surface, incidence factor in
     /// [0.5, 1], amplitude, shadow factor, radius, reverberations)`.
     pub(crate) fn wire_hits(&self, angle_deg: f64) -> impl Iterator<Item = (f64, f64, f64, f64, f64, u32)> + '_ {
-        self.wires.iter().filter_map(move |w| w.hit(angle_deg).map(|(rh, inc)| (rh, inc, w.amp, w.shadow, w.r, w.reverbs)))
+        self.wires
+            .iter()
+            .filter_map(move |w| w.hit(angle_deg).map(|(rh, inc)| (rh, inc, w.amp, w.shadow, w.r, w.reverbs)))
     }
 }

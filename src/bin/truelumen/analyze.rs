@@ -390,12 +390,29 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
     // Own-wire angle over the pullback: applied to every frame in input order, after each chunk.
     let mut wire_sequence = truelumen::guidewire::WireSequence::new(config.ivus_wire);
     let counts = pool.install(|| {
-        process_frames(&mut *source, &resolved, &config, sampler.as_ref(), &mut out, &mut report, &mut wire_sequence, &stage_times, &bar)
+        process_frames(
+            &mut *source,
+            &resolved,
+            &config,
+            sampler.as_ref(),
+            &mut out,
+            &mut report,
+            &mut wire_sequence,
+            &stage_times,
+            &bar,
+        )
     })?;
     bar.finish_and_clear();
     out.finish()?;
     let secs = started.elapsed().as_secs_f64();
-    crate::bench::finish_timing(&stage_times, counts.0, secs, pool.current_num_threads(), a.quiet, a.timing_json.as_ref())?;
+    crate::bench::finish_timing(
+        &stage_times,
+        counts.0,
+        secs,
+        pool.current_num_threads(),
+        a.quiet,
+        a.timing_json.as_ref(),
+    )?;
     let report_timing = report_timing(&timing, source.path(), source.len())?;
     let mut reread = open_pullback(a, p)?;
     let mut buf = FrameBuf::default();
@@ -581,7 +598,9 @@ fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback:
     let sidecar = io::Sidecar::load_from_dir(&io::sidecar_dir(input))?;
     let side_src = || io::sidecar_dir(input).join(io::SIDECAR_NAME).display().to_string();
     let (speed, speed_origin) = match (t.pullback_mm_per_s, sidecar.as_ref().and_then(|s| s.pullback_mm_per_s)) {
-        (Some(v), _) => (v, format!("speed from {}", t.pullback_source.as_ref().map_or("the input".into(), |s| s.to_string()))),
+        (Some(v), _) => {
+            (v, format!("speed from {}", t.pullback_source.as_ref().map_or("the input".into(), |s| s.to_string())))
+        }
         (None, Some(v)) => (v, format!("speed from {}", side_src())),
         (None, None) => (pullback::DEFAULT_PULLBACK_MM_PER_S, "speed default (typical AnteOwl-class pullback)".into()),
     };
@@ -594,7 +613,12 @@ fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback:
         (None, Some(r)) => (r, None, format!("frame rate from {}", side_src())),
         (None, None) => (pullback::DEFAULT_FPS, None, "frame rate default (typical AnteOwl-class pullback)".into()),
     };
-    let timing = pullback::Timing { fps, pullback_mm_per_s: speed, frame_times_s: times, origin: format!("{fps_origin}; {speed_origin}") };
+    let timing = pullback::Timing {
+        fps,
+        pullback_mm_per_s: speed,
+        frame_times_s: times,
+        origin: format!("{fps_origin}; {speed_origin}"),
+    };
     timing.validate()?;
     Ok(timing)
 }

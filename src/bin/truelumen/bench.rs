@@ -182,10 +182,7 @@ pub(crate) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let threads = pool.current_num_threads();
     let phantoms = pool.install(|| -> Result<Vec<_>, Error> {
         use rayon::prelude::*;
-        (0..a.distinct)
-            .into_par_iter()
-            .map_init(Simulator::new, |sim, i| sim.simulate(&spec.frame_spec(i)?))
-            .collect()
+        (0..a.distinct).into_par_iter().map_init(Simulator::new, |sim, i| sim.simulate(&spec.frame_spec(i)?)).collect()
     })?;
     let batch: Vec<BatchFrame> = (0..a.frames)
         .map(|i| {
