@@ -19,17 +19,7 @@ fn main() -> Result<(), truelumen::Error> {
     let side: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(512);
     let count: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
     let frames: Vec<_> = (1..=count)
-        .map(|seed| {
-            let mut s = PhantomSpec::random(seed);
-            let scale = side as f64 / s.image_side_px as f64;
-            s.catheter_offset_px = s.catheter_offset_px.map(|v| v * scale);
-            s.image_side_px = side;
-            s.fov_mm = 10.0;
-            s.n_lines = 512;
-            s.n_samples = 512;
-            s.depth_mm = 5.0;
-            simulate(&s)
-        })
+        .map(|seed| simulate(&PhantomSpec::random(seed).pinned_acquisition(side)))
         .collect::<Result<_, _>>()?;
     let mut p = Pipeline::new(PipelineConfig::default())?;
     let mut checksum = 0.0;

@@ -10,15 +10,7 @@ use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// A random phantom (seed) pinned to a `side`x`side` Cartesian frame over 10 mm.
 pub fn phantom(seed: u64, side: usize) -> Phantom {
-    let mut s = PhantomSpec::random(seed);
-    let scale = side as f64 / s.image_side_px as f64;
-    s.catheter_offset_px = s.catheter_offset_px.map(|v| v * scale);
-    s.image_side_px = side;
-    s.fov_mm = 10.0;
-    s.n_lines = 512;
-    s.n_samples = 512;
-    s.depth_mm = 5.0;
-    simulate(&s).expect("valid phantom spec")
+    simulate(&PhantomSpec::random(seed).pinned_acquisition(side)).expect("valid phantom spec")
 }
 
 /// A pipeline with `lines` A-lines that has just analysed `p`: its `last_*` accessors hold

@@ -226,6 +226,21 @@ impl Default for PhantomSpec {
 }
 
 impl PhantomSpec {
+    /// This spec pinned to one acquisition geometry, as benchmarks need it: a `side_px` x
+    /// `side_px` Cartesian frame over 10 mm (catheter offset scaled with the image) from 512
+    /// A-lines x 512 samples over 5 mm. The scene (vessel, lumen, wire, calcium) is unchanged.
+    #[must_use]
+    pub fn pinned_acquisition(mut self, side_px: usize) -> PhantomSpec {
+        let scale = side_px as f64 / self.image_side_px as f64;
+        self.catheter_offset_px = self.catheter_offset_px.map(|v| v * scale);
+        self.image_side_px = side_px;
+        self.fov_mm = 10.0;
+        self.n_lines = 512;
+        self.n_samples = 512;
+        self.depth_mm = 5.0;
+        self
+    }
+
     /// Cartesian pixel size, mm.
     pub fn mm_per_px(&self) -> f64 {
         self.fov_mm / self.image_side_px as f64
