@@ -272,3 +272,45 @@ fn bad_input_each_class_has_its_exit_code() {
     assert_fails(&r, 7, &["mixed.tif", "page 1"], &fresh);
     assert!(!fresh.exists(), "nothing is written when the input is rejected up front");
 }
+
+/// `truelumen frame INPUT --index N` reads frame N of any input kind and gives the same result
+/// as `analyze` gives for that frame; an index past the end is an input error naming the file.
+#[test]
+fn frame_reads_one_frame_of_any_input_like_analyze() {
+    let t = tempfile::tempdir().unwrap();
+    let f = fixtures();
+    let cases: Vec<(PathBuf, Vec<&str>)> = vec![
+        (f.join("dicom/mono_rle.dcm"), vec![]),
+        (f.join("pullback.tif"), vec!["--mm-per-px", "0.0390625"]),
+        (f.join("raw/polar_u8.raw"), vec![]),
+    ];
+    for (k, (input, extra)) in cases.into_iter().enumerate() {
+        let out = t.path().join(format!("o{k}"));
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"analyze", &"--out", &out, &"--no-overlays", &input];
+        args.extend(extra.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>));
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{input:?}: {}", r.stderr);
+        let doc = results(&out);
+        let frames = doc["frames"].as_array().unwrap();
+        assert!(frames.len() >= 2, "{input:?}");
+        let idx = frames.len() - 1;
+        let idx_s = idx.to_string();
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"frame", &input, &"--index", &idx_s];
+        args.extend(extra.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>));
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{input:?}: {}", r.stderr);
+        let one: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(one["index"], frames[idx]["index"], "{input:?}");
+        assert_eq!(one["source"], frames[idx]["source"], "{input:?}");
+        assert_eq!(one["lumen"], frames[idx]["lumen"], "{input:?}: lumen differs from analyze");
+        assert_eq!(one["vessel"], frames[idx]["vessel"], "{input:?}: vessel differs from analyze");
+
+        let past = frames.len().to_string();
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"frame", &input, &"--index", &past];
+        args.extend(extra.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>));
+        let r = run(&args);
+        assert_eq!(r.code, 3, "{input:?}: {}", r.stderr);
+        assert!(r.stderr.contains("past the end") && r.stderr.contains(input.file_name().unwrap().to_str().unwrap()), "{}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+}
