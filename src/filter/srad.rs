@@ -1,12 +1,16 @@
 //! Speckle-reducing anisotropic diffusion (Yu & Acton 2002) on polar frames.
 //!
-//! Performance (issue #6): 15 iterations on a 512x512 polar frame took 15.6 ms serial against
-//! 144 ms for a NumPy implementation of the same scheme in the same run (9.2x; target 20x) on a
-//! heavily loaded machine (`tools/peer_compare.py`). In the pipeline (360 x 256) SRAD costs
-//! 37 M instructions per frame (about 27 per pixel and iteration: two divisions per pixel for
-//! the coefficient, and the q0 median each iteration). Not changed in issue #6: folding the two
-//! divisions into one changes the rounding, and the fixture accuracy bars sit within 0.001 of
-//! their limits, so any change of the filtered values needs the accuracy suite re-run.
+//! Performance (issue #6). Before: 15 iterations on a 512x512 polar frame took 15.6 ms serial
+//! against 144 ms for a NumPy implementation of the same scheme in the same run (9.2x; target
+//! 20x), and 46 M instructions per pipeline frame (360 x 256). Changes, all bit-identical:
+//! the step (coefficient row + update row, one fused pass per row) is compiled a second time
+//! with AVX2 and picked at run time (no FMA is enabled, so every operation rounds as before);
+//! the per-iteration `q0²` median of ~16 k ICOV samples uses a radix select
+//! ([`super::lower_median`]) instead of `select_nth_unstable_by`. After: 33 M instructions per
+//! pipeline frame (step 0.93 M and median 0.34 M per iteration); 512x512, 15 iterations:
+//! 4.8 ms serial on the loaded machine (see the README performance section for the ratio).
+//! Not done: folding the two divisions per pixel into one (`c = a·m4² / (num + b·m4²)`) would
+//! save about a fifth of the step but changes the rounding of every filtered value.
 
 use super::{SpeckleWorkspace, grow, lower_median, stats_stride};
 use crate::error::{Error, check_range};
