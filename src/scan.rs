@@ -98,16 +98,23 @@ impl PolarSampler {
         let data = src.as_slice();
         let (cx, cy) = (center_col as f32, center_row as f32);
         let (wmax, hmax) = (w as f32 - 1.0, h as f32 - 1.0);
-        let (xlast, ylast) = (w - 2, h - 2);
+        let (xlast, ylast) = ((w - 2) as f32, (h - 2) as f32);
         for (l, &(c, s)) in self.dirs.iter().enumerate() {
             let out = dst.row_mut(l);
             for (o, &r) in out.iter_mut().zip(&self.radius_px) {
                 let x = cx + r * c;
                 let y = cy + r * s;
                 let inside = x >= 0.0 && y >= 0.0 && x <= wmax && y <= hmax;
-                // `as usize` saturates (negative and NaN give 0), so indices stay in range.
-                let x0 = (x as usize).min(xlast);
-                let y0 = (y as usize).min(ylast);
+                // Clamped into [0, last] first (NaN gives 0), so truncation is the old
+                // `(x as usize).min(last)` for every point inside, without the saturating cast.
+                let xc = if x > 0.0 { x } else { 0.0 };
+                let yc = if y > 0.0 { y } else { 0.0 };
+                let xc = if xc < xlast { xc } else { xlast };
+                let yc = if yc < ylast { yc } else { ylast };
+                // SAFETY: `xc`, `yc` are finite and within [0, 2^14) (image sides are at most
+                // 16384 pixels in practice; a `usize` holds them either way), so the conversion
+                // is defined.
+                let (x0, y0): (usize, usize) = unsafe { (xc.to_int_unchecked(), yc.to_int_unchecked()) };
                 let fx = x - x0 as f32;
                 let fy = y - y0 as f32;
                 let top = &data[y0 * w + x0..][..2];
