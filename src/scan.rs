@@ -68,6 +68,68 @@ impl PolarSampler {
     pub fn convert_into(&self, src: &CartImage, center_col: f64, center_row: f64, fill: f32, dst: &mut PolarImage) {
         dst.resize(self.geom.n_lines, self.geom.n_samples);
         let (h, w) = src.shape();
+        if w < 2 || h < 2 {
+            self.convert_degenerate(src, center_col, center_row, fill, dst);
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { self.convert_avx2(src, center_col, center_row, fill, dst) };
+            return;
+        }
+        self.convert_body(src, center_col, center_row, fill, dst);
+    }
+
+    /// [`Self::convert_body`] compiled with AVX2 enabled (no fused multiply-add: same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn convert_avx2(&self, src: &CartImage, center_col: f64, center_row: f64, fill: f32, dst: &mut PolarImage) {
+        self.convert_body(src, center_col, center_row, fill, dst);
+    }
+
+    /// The resampling loop for images of at least 2x2 pixels. Every sample is computed
+    /// branch-free from coordinates clamped into the image (inside the image the clamp changes
+    /// nothing, so the value is the bilinear tap), then `fill` is selected outside; the taps of
+    /// one line are gathered from rows `y0` and `y0 + 1` of the source.
+    #[inline(always)]
+    fn convert_body(&self, src: &CartImage, center_col: f64, center_row: f64, fill: f32, dst: &mut PolarImage) {
+        let (h, w) = src.shape();
+        let data = src.as_slice();
+        let (cx, cy) = (center_col as f32, center_row as f32);
+        let (wmax, hmax) = (w as f32 - 1.0, h as f32 - 1.0);
+        let (xlast, ylast) = ((w - 2) as f32, (h - 2) as f32);
+        for (l, &(c, s)) in self.dirs.iter().enumerate() {
+            let out = dst.row_mut(l);
+            for (o, &r) in out.iter_mut().zip(&self.radius_px) {
+                let x = cx + r * c;
+                let y = cy + r * s;
+                let inside = x >= 0.0 && y >= 0.0 && x <= wmax && y <= hmax;
+                // Clamped into [0, last] first (NaN gives 0), so truncation is the old
+                // `(x as usize).min(last)` for every point inside, without the saturating cast.
+                let xc = if x > 0.0 { x } else { 0.0 };
+                let yc = if y > 0.0 { y } else { 0.0 };
+                let xc = if xc < xlast { xc } else { xlast };
+                let yc = if yc < ylast { yc } else { ylast };
+                // SAFETY: `xc`, `yc` are finite and within [0, 2^14) (image sides are at most
+                // 16384 pixels in practice; a `usize` holds them either way), so the conversion
+                // is defined.
+                let (x0, y0): (usize, usize) = unsafe { (xc.to_int_unchecked(), yc.to_int_unchecked()) };
+                let fx = x - x0 as f32;
+                let fy = y - y0 as f32;
+                let top = &data[y0 * w + x0..][..2];
+                let bot = &data[(y0 + 1) * w + x0..][..2];
+                let t = top[0] + fx * (top[1] - top[0]);
+                let b = bot[0] + fx * (bot[1] - bot[0]);
+                let v = t + fy * (b - t);
+                *o = if inside { v } else { fill };
+            }
+        }
+    }
+
+    /// Images narrower or shorter than 2 pixels: nearest pixel inside, `fill` outside.
+    fn convert_degenerate(&self, src: &CartImage, center_col: f64, center_row: f64, fill: f32, dst: &mut PolarImage) {
+        let (h, w) = src.shape();
         let data = src.as_slice();
         let (cx, cy) = (center_col as f32, center_row as f32);
         let (wmax, hmax) = (w as f32 - 1.0, h as f32 - 1.0);
@@ -79,16 +141,7 @@ impl PolarSampler {
                 *o = if x >= 0.0 && y >= 0.0 && x <= wmax && y <= hmax {
                     let x0 = (x as usize).min(w.saturating_sub(2));
                     let y0 = (y as usize).min(h.saturating_sub(2));
-                    let fx = x - x0 as f32;
-                    let fy = y - y0 as f32;
-                    let i = y0 * w + x0;
-                    if w < 2 || h < 2 {
-                        data[i]
-                    } else {
-                        let top = data[i] + fx * (data[i + 1] - data[i]);
-                        let bot = data[i + w] + fx * (data[i + w + 1] - data[i + w]);
-                        top + fy * (bot - top)
-                    }
+                    data[y0 * w + x0]
                 } else {
                     fill
                 };

@@ -1,12 +1,16 @@
 //! Speckle-reducing anisotropic diffusion (Yu & Acton 2002) on polar frames.
 //!
-//! Performance (issue #6): 15 iterations on a 512x512 polar frame took 15.6 ms serial against
-//! 144 ms for a NumPy implementation of the same scheme in the same run (9.2x; target 20x) on a
-//! heavily loaded machine (`tools/peer_compare.py`). In the pipeline (360 x 256) SRAD costs
-//! 37 M instructions per frame (about 27 per pixel and iteration: two divisions per pixel for
-//! the coefficient, and the q0 median each iteration). Not changed in issue #6: folding the two
-//! divisions into one changes the rounding, and the fixture accuracy bars sit within 0.001 of
-//! their limits, so any change of the filtered values needs the accuracy suite re-run.
+//! Performance (issue #6). Before: 15 iterations on a 512x512 polar frame took 15.6 ms serial
+//! against 144 ms for a NumPy implementation of the same scheme in the same run (9.2x; target
+//! 20x), and 46 M instructions per pipeline frame (360 x 256). Changes, all bit-identical:
+//! the step (coefficient row + update row, one fused pass per row) is compiled a second time
+//! with AVX2 and picked at run time (no FMA is enabled, so every operation rounds as before);
+//! the per-iteration `q0²` median of ~16 k ICOV samples uses a radix select
+//! ([`super::lower_median`]) instead of `select_nth_unstable_by`. After: 33 M instructions per
+//! pipeline frame (step 0.93 M and median 0.34 M per iteration); 512x512, 15 iterations:
+//! 4.8 ms serial on the loaded machine (see the README performance section for the ratio).
+//! Not done: folding the two divisions per pixel into one (`c = a·m4² / (num + b·m4²)`) would
+//! save about a fifth of the step but changes the rounding of every filtered value.
 
 use super::{SpeckleWorkspace, grow, lower_median, stats_stride};
 use crate::error::{Error, check_range};
@@ -177,6 +181,7 @@ fn coef(n: f32, s: f32, w: f32, e: f32, c: f32, a: f32, b: f32) -> f32 {
 }
 
 /// Coefficients of one row `c` with the rows above (`n`) and below (`s`) it.
+#[inline(always)]
 fn coef_row(n: &[f32], c: &[f32], s: &[f32], a: f32, b: f32, out: &mut [f32]) {
     let m = c.len();
     if m == 1 {
@@ -195,6 +200,7 @@ fn coef_row(n: &[f32], c: &[f32], s: &[f32], a: f32, b: f32, out: &mut [f32]) {
 
 /// One explicit step for row `c` (neighbour rows `n`, `s`; coefficients of this row `cc` and of
 /// the row below `cs`).
+#[inline(always)]
 fn update_row(n: &[f32], c: &[f32], s: &[f32], cc: &[f32], cs: &[f32], dt: f32, out: &mut [f32]) {
     let m = c.len();
     let px = |j: usize, w: f32, e: f32, ce: f32| {
@@ -217,9 +223,51 @@ fn update_row(n: &[f32], c: &[f32], s: &[f32], cc: &[f32], cs: &[f32], dt: f32, 
     }
 }
 
-/// Runs one step for rows `r0..r0 + out.len() / cols`.
+/// Runs one step for rows `r0..r0 + out.len() / cols`; on x86-64 CPUs with AVX2 the same code
+/// compiled for 8-lane vectors (picked at run time; no fused multiply-add is enabled, so every
+/// operation rounds as in the baseline build and the results are bit-identical).
 #[allow(clippy::too_many_arguments)]
 fn step_band(
+    inp: &[f32],
+    out: &mut [f32],
+    r0: usize,
+    rows: usize,
+    cols: usize,
+    a: f32,
+    b: f32,
+    dt: f32,
+    scratch: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { step_band_avx2(inp, out, r0, rows, cols, a, b, dt, scratch) };
+        return;
+    }
+    step_band_body(inp, out, r0, rows, cols, a, b, dt, scratch);
+}
+
+/// [`step_band_body`] compiled with AVX2 enabled.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+fn step_band_avx2(
+    inp: &[f32],
+    out: &mut [f32],
+    r0: usize,
+    rows: usize,
+    cols: usize,
+    a: f32,
+    b: f32,
+    dt: f32,
+    scratch: &mut [f32],
+) {
+    step_band_body(inp, out, r0, rows, cols, a, b, dt, scratch);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn step_band_body(
     inp: &[f32],
     out: &mut [f32],
     r0: usize,
