@@ -27,6 +27,9 @@ pub struct Reference {
     pub vessel: Contour,
     /// The second guidewire, if the frame has one.
     pub guidewire: Option<ReferenceWire>,
+    /// Where the catheter lies relative to the true lumen, when the truth says (CTO scenes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catheter_position: Option<crate::report::CatheterPosition>,
 }
 
 /// Ground truth for the second guidewire.
@@ -69,6 +72,8 @@ pub struct FrameScore {
     pub relative_angle_err_deg: Option<f64>,
     /// Whether inside/outside agrees, for matched wires with a lumen.
     pub inside_correct: Option<bool>,
+    /// Reported catheter position equals the true one (`None`: the truth has none).
+    pub catheter_position_correct: Option<bool>,
 }
 
 /// Scores one frame.
@@ -86,6 +91,7 @@ pub fn score_frame(result: &FrameResult, truth: &Reference) -> FrameScore {
         s.vessel_area_diff = Some(area_difference(&v.contour_mm, &truth.vessel));
         s.vessel_mean_diameter_err_mm = truth.vessel.diameters().map(|d| v.mean_diameter_mm - d.mean_mm);
     }
+    s.catheter_position_correct = truth.catheter_position.map(|p| p == result.catheter_position);
     s.wire_present = truth.guidewire.is_some();
     s.wire_reported = result.guidewire.is_some();
     if let (Some(w), Some(t)) = (&result.guidewire, &truth.guidewire) {
@@ -130,6 +136,12 @@ pub struct Summary {
     pub relative_angle_err_median_deg: f64,
     /// Fraction of matched wires with correct inside/outside.
     pub inside_accuracy: f64,
+    /// Frames whose truth gives the catheter position (CTO scenes).
+    #[serde(default)]
+    pub catheter_position_frames: usize,
+    /// Fraction of those where the reported position is right (NaN when there are none).
+    #[serde(default)]
+    pub catheter_position_accuracy: f64,
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -168,6 +180,8 @@ pub fn summarize(scores: &[FrameScore]) -> Summary {
         wire_false_rate: if scores.is_empty() { f64::NAN } else { false_reports as f64 / scores.len() as f64 },
         relative_angle_err_median_deg: median(&mut angle),
         inside_accuracy: mean(&inside),
+        catheter_position_frames: scores.iter().filter(|s| s.catheter_position_correct.is_some()).count(),
+        catheter_position_accuracy: mean(&col(&|s| s.catheter_position_correct.map(|b| if b { 1.0 } else { 0.0 }))),
     }
 }
 
@@ -186,7 +200,16 @@ impl std::fmt::Display for Summary {
         writeln!(f, "wire   detection rate           {:.1} %", 100.0 * self.wire_detection_rate)?;
         writeln!(f, "wire   false reports            {:.1} %", 100.0 * self.wire_false_rate)?;
         writeln!(f, "wire   rel. angle err (median)  {:.2} deg", self.relative_angle_err_median_deg)?;
-        write!(f, "wire   inside/outside correct   {:.1} %", 100.0 * self.inside_accuracy)
+        write!(f, "wire   inside/outside correct   {:.1} %", 100.0 * self.inside_accuracy)?;
+        if self.catheter_position_frames > 0 {
+            write!(
+                f,
+                "\ncatheter position correct       {:.1} % ({} frames)",
+                100.0 * self.catheter_position_accuracy,
+                self.catheter_position_frames
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -202,6 +225,7 @@ impl From<&Truth> for Reference {
                 relative_angle_deg: w.relative_angle_deg,
                 in_true_lumen: w.in_true_lumen,
             }),
+            catheter_position: t.catheter_position,
         }
     }
 }

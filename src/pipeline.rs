@@ -20,11 +20,11 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BESIDE_LINES, BESIDE_Z_FACTOR, BESIDE_Z_MARGIN, BesideWorkspace, CATHETER_MARGIN_MM, PolarView, find_lumen_beside,
-    patent_lumen, region_evidence, window_sd,
+    BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, PolarView, RegionEvidence, TrueLumenEvidence, beside_wins,
+    find_lumen_beside, partition_evidence, partition_evidence_within, patent_lumen, region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
-use crate::segment::{SegmentParams, SegmentWorkspace, percentiles, segment_borders};
+use crate::segment::{SegmentParams, SegmentWorkspace, eem_contrast, percentiles, segment_borders};
 use crate::timing::{SharedStageTimes, Stage, StageClock, StageTimes};
 
 /// How a frame's pixels map to millimetres.
@@ -66,9 +66,8 @@ pub struct PipelineConfig {
     /// Calcium arc detection settings.
     pub calcium: CalciumParams,
     /// Also search a true lumen *beside* the catheter (subintimal catheter position,
-    /// [`crate::segment::beside`]) and report it when its evidence wins. Off by default until
-    /// it meets the accuracy bars on patent frames (see README); `catheter_position` is
-    /// reported either way.
+    /// [`crate::segment::beside`]) and report it when its evidence wins (default: on; the
+    /// CLI's `--no-lumen-beside` turns it off). `catheter_position` is reported either way.
     pub lumen_beside_catheter: bool,
 }
 
@@ -86,7 +85,7 @@ impl Default for PipelineConfig {
             speckle: SpeckleFilter::Srad(SradParams::default().with_parallel(false)),
             ivus_wire: IvusWireParams::default(),
             calcium: CalciumParams::default(),
-            lumen_beside_catheter: false,
+            lumen_beside_catheter: true,
         }
     }
 }
@@ -213,6 +212,9 @@ pub struct Pipeline {
     wall_mm: Vec<f64>,
     wall_joint_mm: Vec<f64>,
     radii_mm: Vec<f64>,
+    last_true_lumen: TrueLumenEvidence,
+    lumen_in_wall: Vec<usize>,
+    radii_in_wall_mm: Vec<f64>,
 }
 
 impl Pipeline {
@@ -245,6 +247,9 @@ impl Pipeline {
             wall_mm: Vec::new(),
             wall_joint_mm: Vec::new(),
             radii_mm: Vec::new(),
+            last_true_lumen: TrueLumenEvidence::default(),
+            lumen_in_wall: Vec::new(),
+            radii_in_wall_mm: Vec::new(),
         })
     }
 
@@ -271,6 +276,12 @@ impl Pipeline {
     /// Shadow-detection workspace of the last frame (per-line echo and shadow figures).
     pub fn last_shadows(&self) -> &ShadowWorkspace {
         &self.shadows
+    }
+
+    /// Evidence of the true-lumen hypotheses on the last frame (all zero / `None` when the
+    /// search beside the catheter is off or the frame had no borders).
+    pub fn last_true_lumen(&self) -> &TrueLumenEvidence {
+        &self.last_true_lumen
     }
 
     /// Wall-clock time per stage accumulated over the frames processed since creation (or
@@ -476,6 +487,7 @@ impl Pipeline {
         let mmps = geom.mm_per_sample;
         let enclosing = &self.seg.borders.lumen;
         let sd = self.seg.speckle_sd as f64;
+        self.last_true_lumen = TrueLumenEvidence::default();
         if !(sd > 0.0) || enclosing.len() != geom.n_lines {
             return (None, CatheterPosition::Unknown);
         }
@@ -529,8 +541,100 @@ impl Pipeline {
         let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
         let beside =
             self.config.lumen_beside_catheter && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
-        let use_beside =
-            beside && self.beside.best.evidence.z > BESIDE_Z_FACTOR * e_enclosing.z.max(0.0) + BESIDE_Z_MARGIN;
+        // Both hypotheses judged on the same pixel set: the vessel interior found on its own.
+        // The enclosing hypothesis at its best inside the vessel found on its own: the lumen
+        // search again, its border kept `min_wall_mm` inside that vessel (the joint search may
+        // have put the "lumen" on the EEM itself when the wall is thin).
+        let mut p_enclosing = partition_evidence(&view, [0.0, 0.0], &self.radii_mm, sd);
+        if beside && self.wall_path.len() == n && self.seg.cost.rows() == n {
+            let gap = ((self.config.segment.min_wall_mm / mmps).round() as usize).max(1);
+            let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);
+            let seg_end = ((self.config.segment.max_vessel_radius_mm / mmps) as usize).min(geom.n_samples - 1);
+            let lumen_end = seg_end.saturating_sub(wa).saturating_sub(gap);
+            for l in 0..n {
+                self.wall_lo[l] = start;
+                self.wall_hi[l] = self.wall_path[l].saturating_sub(gap).min(lumen_end).max(start);
+            }
+            let pp_l = PathParams { max_jump: k, jump_penalty: self.config.segment.jump_penalty };
+            if optimal_closed_path(
+                &self.seg.cost,
+                &self.wall_lo,
+                &self.wall_hi,
+                pp_l,
+                &mut self.wall_ws,
+                &mut self.lumen_in_wall,
+            )
+            .is_some()
+            {
+                self.radii_in_wall_mm.clear();
+                for i in 0..BESIDE_LINES {
+                    let l = geom.line_of_angle_deg(i as f64 * 360.0 / BESIDE_LINES as f64).round() as usize % n;
+                    self.radii_in_wall_mm.push((self.lumen_in_wall[l] as f64 - 0.5).max(0.0) * mmps);
+                }
+                let p_in_wall = partition_evidence(&view, [0.0, 0.0], &self.radii_in_wall_mm, sd);
+                if p_in_wall.z > p_enclosing.z {
+                    p_enclosing = p_in_wall;
+                }
+            }
+        }
+        let p_beside = if beside {
+            partition_evidence(&view, self.beside.best.center_mm, &self.beside.best.radii_mm, sd)
+        } else {
+            RegionEvidence::default()
+        };
+        let within = if beside {
+            partition_evidence_within(
+                &view,
+                Some(([0.0, 0.0], &self.radii_mm)),
+                self.beside.best.center_mm,
+                &self.beside.best.radii_mm,
+                sd,
+            )
+        } else {
+            RegionEvidence::default()
+        };
+        // Median distance from the enclosing lumen border out to the EEM found on its own.
+        self.scratch.clear();
+        for l in 0..n {
+            if self.wall_path.len() == n && !self.shadows.bridge.get(l).copied().unwrap_or(false) {
+                self.scratch.push(((self.wall_path[l] as f64 - self.seg.borders.lumen[l] as f64) * mmps) as f32);
+            }
+        }
+        let lumen_to_eem_mm = if self.scratch.is_empty() {
+            f64::INFINITY
+        } else {
+            let mid = self.scratch.len() / 2;
+            *self.scratch.select_nth_unstable_by(mid, f32::total_cmp).1 as f64
+        };
+        let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);
+        let eem_alone_sd =
+            eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32) as f64;
+        let eem_joint_sd =
+            eem_contrast(&self.seg.norm, &self.seg.borders.vessel, &self.shadows.bridge, wm, wa, sd as f32) as f64;
+        let eem_gap_mm = self
+            .wall_path
+            .iter()
+            .zip(&self.shadows.bridge)
+            .filter(|(_, sh)| !**sh)
+            .map(|(&s, _)| s as f64 * mmps - catheter_radius_mm)
+            .fold(f64::INFINITY, f64::min);
+        let use_beside = beside
+            && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
+            && beside_wins(&p_enclosing, &p_beside);
+        self.last_true_lumen = TrueLumenEvidence {
+            enclosing: e_enclosing,
+            beside: beside.then_some(self.beside.best.evidence),
+            partition_enclosing: p_enclosing,
+            partition_beside: beside.then_some(p_beside),
+            beside_center_mm: beside.then_some(self.beside.best.center_mm),
+            use_beside,
+            raw_contrast_sd: 0.0,
+            eem_gap_mm,
+            split_within_enclosing: within,
+            lumen_to_eem_mm,
+            eem_alone_sd,
+            eem_joint_sd,
+        };
         // Patent or occluded, from the unfiltered frame in its own speckle SDs.
         let w = ((0.3 / mmps).round() as usize).max(8);
         let raw_sd = window_sd(&self.polar, start, end, w, &self.shadows.bridge, &mut self.scratch) as f64;
@@ -542,6 +646,7 @@ impl Pipeline {
             region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd)
         };
         let patent = patent_lumen(raw.contrast_sd);
+        self.last_true_lumen.raw_contrast_sd = raw.contrast_sd;
         if use_beside {
             // The vessel is the one found without a lumen inside it.
             if self.wall_path.len() == n {

@@ -1,7 +1,7 @@
 //! True lumen wherever it lies, and the catheter position, on chronic-total-occlusion phantoms.
 //!
-//! The search beside the catheter is switched on here (`with_lumen_beside_catheter(true)`);
-//! it is off by default (README).
+//! The pipeline runs with its default configuration, in which the search for a true lumen
+//! beside the catheter is on (README, "True lumen and catheter position").
 //!
 //! # Data
 //! 60 frames simulated in the test from `PhantomSpec::random_cto(seed)` for seeds 7000..7060,
@@ -21,7 +21,9 @@
 //! The targets are lumen Jaccard ≥ 0.85 (subintimal), ≥ 0.90 (intraplaque) and position
 //! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures
 //! and asserts documented regression floors just below what this version achieves (see the
-//! README, "True lumen and catheter position"), so that any regression fails.
+//! README, "True lumen and catheter position"), so that any regression fails. Achieved on
+//! 2026-11-27: subintimal 0.554, intraplaque 0.876, position 0.750, `encloses_catheter` 0.900
+//! (before the hypotheses were judged on the same vessel interior: 0.477, 0.882, 0.617, 0.767).
 //!
 //! `cargo test --release --test true_lumen -- --nocapture` prints the figures.
 
@@ -32,9 +34,10 @@ use truelumen::sim::{PhantomSpec, Simulator};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
-const FLOOR_JM_SUBINTIMAL: f64 = 0.40;
-const FLOOR_JM_INTRAPLAQUE: f64 = 0.80;
-const FLOOR_POSITION: f64 = 0.55;
+const FLOOR_JM_SUBINTIMAL: f64 = 0.52;
+const FLOOR_JM_INTRAPLAQUE: f64 = 0.85;
+const FLOOR_POSITION: f64 = 0.70;
+const FLOOR_ENCLOSES: f64 = 0.85;
 const TARGET_JM_SUBINTIMAL: f64 = 0.85;
 const TARGET_JM_INTRAPLAQUE: f64 = 0.90;
 const TARGET_POSITION: f64 = 0.90;
@@ -54,7 +57,7 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
     let outcomes: Vec<Outcome> = seeds
         .par_iter()
         .map_init(
-            || (Simulator::new(), Pipeline::new(PipelineConfig::default().with_lumen_beside_catheter(true)).unwrap()),
+            || (Simulator::new(), Pipeline::new(PipelineConfig::default()).unwrap()),
             |(sim, pipe), &seed| {
                 let ph = sim.simulate(&PhantomSpec::random_cto(seed)).unwrap();
                 let res = pipe.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "cto").unwrap();
@@ -92,7 +95,7 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
     println!("| lumen Jaccard, subintimal | {TARGET_JM_SUBINTIMAL} | {FLOOR_JM_SUBINTIMAL} | {jm_sub:.3} |");
     println!("| lumen Jaccard, intraplaque | {TARGET_JM_INTRAPLAQUE} | {FLOOR_JM_INTRAPLAQUE} | {jm_ip:.3} |");
     println!("| catheter position correct | {TARGET_POSITION} | {FLOOR_POSITION} | {correct:.3} |");
-    println!("| lumen encloses_catheter correct | - | - | {encloses:.3} |");
+    println!("| lumen encloses_catheter correct | - | {FLOOR_ENCLOSES} | {encloses:.3} |");
     eprintln!("true_lumen: JM subintimal {jm_sub:.3}, intraplaque {jm_ip:.3}, position {correct:.3}");
 
     assert!(
@@ -104,4 +107,5 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
     assert!(jm_sub >= FLOOR_JM_SUBINTIMAL, "subintimal lumen Jaccard {jm_sub:.3} < {FLOOR_JM_SUBINTIMAL}");
     assert!(jm_ip >= FLOOR_JM_INTRAPLAQUE, "intraplaque lumen Jaccard {jm_ip:.3} < {FLOOR_JM_INTRAPLAQUE}");
     assert!(correct >= FLOOR_POSITION, "catheter position correct {correct:.3} < {FLOOR_POSITION}");
+    assert!(encloses >= FLOOR_ENCLOSES, "encloses_catheter correct {encloses:.3} < {FLOOR_ENCLOSES}");
 }

@@ -18,7 +18,7 @@
 //! ([`INSIDE_FLOOR`]): it is not met yet (see the assertion).
 //!
 //! Achieved (2026-11-27, seeds above, with the sequence pass): second wire 97.4 % (38/39, 4
-//! hidden), own wire kept apart 98.2 %, relative angle 2.78° median, inside/outside 81.6 %,
+//! hidden), own wire kept apart 98.2 %, relative angle 2.78° median, inside/outside 84.2 %,
 //! calcium arc error 6.2° median (22 frames), no calcium reported in 97.6 % of frames without.
 //! Note: seeds 7300–7615 were looked at once during development and are not used here. Print the figures with
 //! `cargo test --release --test wires_calcium -- --nocapture`.
@@ -35,8 +35,9 @@ use truelumen::{Calibration, PipelineConfig};
 
 const PULLBACK_SEEDS: [u64; 4] = [8100, 8200, 8300, 8400];
 const FRAMES_PER_PULLBACK: usize = 16;
-/// Regression floor for inside/outside (achieved 0.816 on 2026-11-27; the bar is 0.95).
-const INSIDE_FLOOR: f64 = 0.75;
+/// Regression floor for inside/outside (achieved 0.842 on 2026-11-27 with the true-lumen search
+/// beside the catheter on by default, 0.816 before; the bar is 0.95).
+const INSIDE_FLOOR: f64 = 0.82;
 
 fn analyse(phantoms: &[Phantom], config: &PipelineConfig) -> Vec<FrameResult> {
     let batch: Vec<BatchFrame> = phantoms

@@ -9,7 +9,9 @@
 //! * `FIX512=1`: 512 px / 10 mm frames like the fixtures instead of the drawn size.
 //! * `WIRE=1`: prints the true wire and every shadow run found.
 //! * `CTO=1`: chronic-total-occlusion scenes (`PhantomSpec::random_cto`); prints the true and
-//!   found catheter position and the position accuracy.
+//!   found catheter position, the evidence of the true-lumen hypotheses and the position accuracy.
+//! * `BESIDE=0` / `BESIDE=1`: search for the true lumen beside the catheter off / on (default:
+//!   the pipeline default); `BESIDE=1` also prints the true-lumen evidence without `CTO`.
 //! * `FILTER='{"kind":"lee",...}'`: speckle filter (JSON of `SpeckleFilter`).
 //! * `EW`, `HW`, `WO`, `MS`, `JP`, `MED`, `ADV`: override `SegmentParams` fields
 //!   (lumen edge weight, homogeneity weight, outside window mm, max slope, jump penalty, media
@@ -49,8 +51,10 @@ fn main() {
     if let Some(v) = env("ADV") {
         cfg.segment.adventitia_mm = v;
     }
-    if std::env::var("CTO").is_ok() {
-        cfg = cfg.with_lumen_beside_catheter(true);
+    match std::env::var("BESIDE").ok().as_deref() {
+        Some("0") => cfg = cfg.with_lumen_beside_catheter(false),
+        Some(_) => cfg = cfg.with_lumen_beside_catheter(true),
+        None => {}
     }
     let mut p = Pipeline::new(cfg).unwrap();
     let mut scores = Vec::new();
@@ -95,7 +99,7 @@ fn main() {
             res.quality.flags
         );
         println!("   contrast lumen {:.2} vessel {:.2}", res.quality.lumen_contrast, res.quality.vessel_contrast);
-        if cto {
+        if cto || std::env::var("BESIDE").is_ok_and(|v| v != "0") {
             let want = t.catheter_position_class();
             println!(
                 "   position truth {want:?} found {:?} {} encloses {:?} lumen-area truth {:.2} found {:?}",
@@ -104,6 +108,25 @@ fn main() {
                 res.lumen.as_ref().map(|l| l.encloses_catheter),
                 t.lumen_area_mm2,
                 res.lumen.as_ref().map(|l| l.area_mm2),
+            );
+            let e = p.last_true_lumen();
+            println!(
+                "   evidence band z enc {:.1} bes {:.1} | split z enc {:.1} bes {:.1} at {:?} | use beside {} | raw contrast {:.2} SD | eem gap {:.2} mm | within enc z {:.1} c {:.2} a {:.2} overlap {:.2} | lumen to eem {:.2} mm | eem alone {:.2} joint {:.2}",
+                e.enclosing.z,
+                e.beside.map_or(f64::NAN, |b| b.z),
+                e.partition_enclosing.z,
+                e.partition_beside.map_or(f64::NAN, |b| b.z),
+                e.beside_center_mm.map(|c| [(c[0] * 100.0).round() / 100.0, (c[1] * 100.0).round() / 100.0]),
+                e.use_beside,
+                e.raw_contrast_sd,
+                e.eem_gap_mm,
+                e.split_within_enclosing.z,
+                e.split_within_enclosing.contrast_sd,
+                e.split_within_enclosing.area_mm2,
+                e.split_within_enclosing.area_mm2 / e.partition_beside.map_or(f64::NAN, |b| b.area_mm2),
+                e.lumen_to_eem_mm,
+                e.eem_alone_sd,
+                e.eem_joint_sd,
             );
             positions.push((want, res.catheter_position, s.lumen_jaccard));
         }

@@ -57,6 +57,11 @@ pub struct SegmentParams {
     pub max_wall_mm: f64,
     /// Largest vessel radius considered, mm.
     pub max_vessel_radius_mm: f64,
+    /// A lumen beside the catheter (subintimal position, [`beside`]) is only considered when the
+    /// EEM found on its own comes this close to the sheath somewhere, mm: a catheter in the
+    /// subintimal space lies between intima and media, so only the media (typically 0.1–0.3 mm)
+    /// and a thin dissection plane separate it from the EEM. *Typical* 0.5 mm.
+    pub subintimal_max_eem_gap_mm: f64,
 }
 
 impl Default for SegmentParams {
@@ -73,6 +78,7 @@ impl Default for SegmentParams {
             min_wall_mm: 0.1,
             max_wall_mm: 2.5,
             max_vessel_radius_mm: 4.0,
+            subintimal_max_eem_gap_mm: 0.5,
         }
     }
 }
@@ -425,4 +431,38 @@ fn vessel_cost(pre: &[f32], s: usize, wm: usize, wa: usize) -> f32 {
     let p1 = s.saturating_sub(wm);
     let plaque = if p1 > p0 { win_mean(pre, p0, p1) } else { media };
     -(adv - media) - 0.5 * (plaque - media).max(0.0)
+}
+
+/// EEM evidence of a closed path `vessel` (one sample per line) on the normalised frame `norm`:
+/// mean of the adventitia window `[v, v + 2 wa)` minus the mean of the media window
+/// `[v − wm, v)` over unshadowed lines, in units of `speckle_sd` (as
+/// [`PolarBorders::vessel_contrast`], without a lumen to clip the media window).
+pub fn eem_contrast(
+    norm: &Plane<f32>,
+    vessel: &[usize],
+    shadowed: &[bool],
+    wm: usize,
+    wa: usize,
+    speckle_sd: f32,
+) -> f32 {
+    let (mut med, mut nm, mut adv, mut na) = (0.0f64, 0usize, 0.0f64, 0usize);
+    for (l, &v) in vessel.iter().enumerate() {
+        if l >= norm.rows() || shadowed.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        let row = norm.row(l);
+        let v = v.min(row.len());
+        for &x in &row[v.saturating_sub(wm)..v] {
+            med += x as f64;
+            nm += 1;
+        }
+        for &x in &row[v..(v + 2 * wa).min(row.len())] {
+            adv += x as f64;
+            na += 1;
+        }
+    }
+    if nm == 0 || na == 0 || !speckle_sd.is_finite() || speckle_sd <= 0.0 {
+        return 0.0;
+    }
+    ((adv / na as f64 - med / nm as f64) / speckle_sd as f64) as f32
 }

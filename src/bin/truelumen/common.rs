@@ -39,12 +39,16 @@ pub(crate) struct WireArgs {
     /// (default: learned from the frames)
     #[arg(long, value_name = "DEG", allow_negative_numbers = true)]
     pub(crate) ivus_wire_deg: Option<f64>,
+    /// Do not search for a true lumen beside the catheter (subintimal catheter position); the
+    /// lumen is then always the one around the catheter
+    #[arg(long)]
+    pub(crate) no_lumen_beside: bool,
 }
 
 impl WireArgs {
     /// `config` with these options applied and validated.
     pub(crate) fn apply(&self, config: PipelineConfig) -> Result<PipelineConfig, Error> {
-        let config = config.with_ivus_wire_deg(self.ivus_wire_deg);
+        let config = config.with_ivus_wire_deg(self.ivus_wire_deg).with_lumen_beside_catheter(!self.no_lumen_beside);
         config.validate()?;
         Ok(config)
     }
