@@ -24,6 +24,7 @@ use crate::segment::beside::{
     find_lumen_beside, partition_evidence, partition_evidence_within, patent_lumen, region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
+use crate::segment::refine::{RefineParams, RefineWorkspace, refine_vessel_border, refine_vessel_border_cartesian};
 use crate::segment::{SegmentParams, SegmentWorkspace, eem_contrast, percentiles, segment_borders};
 use crate::timing::{SharedStageTimes, Stage, StageClock, StageTimes};
 
@@ -69,6 +70,9 @@ pub struct PipelineConfig {
     /// [`crate::segment::beside`]) and report it when its evidence wins (default: on; the
     /// CLI's `--no-lumen-beside` turns it off). `catheter_position` is reported either way.
     pub lumen_beside_catheter: bool,
+    /// Sub-sample localisation of the EEM after the border search
+    /// ([`crate::segment::refine`]; on by default).
+    pub vessel_refine: RefineParams,
 }
 
 impl Default for PipelineConfig {
@@ -86,6 +90,7 @@ impl Default for PipelineConfig {
             ivus_wire: IvusWireParams::default(),
             calcium: CalciumParams::default(),
             lumen_beside_catheter: true,
+            vessel_refine: RefineParams::default(),
         }
     }
 }
@@ -131,12 +136,19 @@ impl PipelineConfig {
         self.ivus_wire.angle_deg = angle_deg;
         self
     }
+    /// Sets the sub-sample EEM localisation ([`crate::segment::refine`]).
+    #[must_use]
+    pub fn with_vessel_refine(mut self, p: RefineParams) -> Self {
+        self.vessel_refine = p;
+        self
+    }
     /// Checks every field.
     ///
     /// # Errors
     /// [`Error::InvalidParam`] naming the field.
     pub fn validate(&self) -> Result<(), Error> {
         self.ivus_wire.validate()?;
+        self.vessel_refine.validate()?;
         if !(64..=4096).contains(&self.polar_lines) {
             return Err(Error::param("polar_lines", format!("must be within [64, 4096], got {}", self.polar_lines)));
         }
@@ -215,6 +227,8 @@ pub struct Pipeline {
     last_true_lumen: TrueLumenEvidence,
     lumen_in_wall: Vec<usize>,
     radii_in_wall_mm: Vec<f64>,
+    refine_ws: RefineWorkspace,
+    vessel_samples: Vec<f64>,
 }
 
 impl Pipeline {
@@ -250,6 +264,8 @@ impl Pipeline {
             last_true_lumen: TrueLumenEvidence::default(),
             lumen_in_wall: Vec::new(),
             radii_in_wall_mm: Vec::new(),
+            refine_ws: RefineWorkspace::default(),
+            vessel_samples: Vec::new(),
         })
     }
 
@@ -404,12 +420,58 @@ impl Pipeline {
         clk.lap(&mut self.timing, Stage::Speckle);
         segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
         let (beside_c, catheter_position) = self.true_lumen(&geom, start, end, catheter_radius_mm);
+        let lumen_beside = beside_c.is_some();
         let lumen_c = match beside_c {
             Some(c) => Some(c),
             None => contour_from_path(&self.seg.borders.lumen, &geom),
         };
+        // The EEM at the half-power point of the media → adventitia rise, from the unfiltered
+        // frame ([`crate::segment::refine`]).
+        match calib {
+            Calibration::Cartesian { .. } => refine_vessel_border_cartesian(
+                frame,
+                &cart,
+                &self.polar,
+                &geom,
+                &self.seg.borders.vessel,
+                start,
+                end,
+                &self.shadows.bridge,
+                &self.config.vessel_refine,
+                &mut self.refine_ws,
+                &mut self.vessel_samples,
+            ),
+            Calibration::Polar(_) => refine_vessel_border(
+                &self.polar,
+                &geom,
+                &self.seg.borders.vessel,
+                start,
+                end,
+                &self.shadows.bridge,
+                &self.config.vessel_refine,
+                &mut self.refine_ws,
+                &mut self.vessel_samples,
+            ),
+        }
+        // The refined EEM keeps the path search's wall: at least `min_wall_mm` outside the
+        // catheter-enclosing lumen, or (lumen beside the catheter, which is kept inside the EEM
+        // minus the media) at most half the assumed media inside the path-search EEM.
+        let n_v = self.vessel_samples.len();
+        if n_v == self.seg.borders.vessel.len() {
+            let gap = self.config.segment.min_wall_mm / mmps;
+            let half_media = 0.5 * self.config.segment.media_mm / mmps;
+            let enclosing = !lumen_beside && self.seg.borders.lumen.len() == n_v;
+            for l in 0..n_v {
+                let floor = if enclosing {
+                    self.seg.borders.lumen[l] as f64 - 0.5 + gap
+                } else {
+                    self.seg.borders.vessel[l] as f64 - 0.5 - half_media
+                };
+                self.vessel_samples[l] = self.vessel_samples[l].max(floor);
+            }
+        }
         clk.lap(&mut self.timing, Stage::Borders);
-        let vessel_c = contour_from_path(&self.seg.borders.vessel, &geom);
+        let vessel_c = contour_from_samples(&self.vessel_samples, &geom);
         quality.lumen_contrast = round4(self.seg.borders.lumen_contrast as f64);
         quality.vessel_contrast = round4(self.seg.borders.vessel_contrast as f64);
         let dpl = geom.deg_per_line();
@@ -704,6 +766,27 @@ impl FrameResult {
 
 fn round4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
+}
+
+/// Contour in mm from a per-line border depth in (fractional) samples.
+fn contour_from_samples(samples: &[f64], geom: &PolarGeometry) -> Option<Contour> {
+    if samples.len() < 3 {
+        return None;
+    }
+    let pts: Vec<[f64; 2]> = samples
+        .iter()
+        .enumerate()
+        .map(|(l, &s)| {
+            let p = geom.xy_mm(l as f64, s.max(0.0));
+            [round4(p[0]), round4(p[1])]
+        })
+        .collect();
+    let mut c = Contour::new(pts);
+    // Counter-clockwise orientation, whatever the rotation direction.
+    if c.signed_area_mm2() < 0.0 {
+        c.points_mm.reverse();
+    }
+    Some(c)
 }
 
 /// Contour in mm from a per-line border (boundary half a sample before the first outside sample).

@@ -6,14 +6,16 @@
 //! the one from the ground-truth diameter in ≥ 95 % of cases, heart rate found by gating within
 //! ± 3 beats/min, report files well-formed.
 //!
-//! **Balloon target not met:** the core segmentation measures the EEM mean diameter about
-//! 0.06 mm (2 %) too small on these phantoms (see the printed figures), so wherever the true
-//! diameter lies less than ~0.07 mm above a catalogue size the rule rounds down one size. With
-//! sizes 0.5 mm apart that is ~13 % of diameters, and agreement is ~85 % instead of 95 %. The
-//! test therefore asserts (a) agreement ≥ 75 % over all patent frames and (b) that *every*
-//! disagreement (per frame and per summary) is explained by
-//! that bias: one size smaller, with the true diameter within 0.1 mm above the true size. It
-//! fails on any other kind of error.
+//! **Balloon target:** the EEM is placed at the half-power point of the media → adventitia
+//! rise (`truelumen::segment::refine`). Before that step the EEM mean diameter came out about
+//! 0.06 mm too small on these phantoms (the path search sits at the steepest rise of the
+//! log-compressed image, inside the true border) and agreement was ~85 %; with it the mean
+//! reference EEM error is about +0.02 mm and agreement on patent frames ~92 % (see the printed
+//! figures). The test asserts agreement ≥ [`FRAME_AGREEMENT_FLOOR`] over all patent frames (a
+//! regression floor below the achieved figure; the issue's target, 95 %, is printed next to
+//! it), every summary suggestion agreeing, and that *every* disagreement (per frame and per
+//! summary) is a one-size step with the true diameter within 0.1 mm of the catalogue size
+//! boundary that separates the two sizes. It fails on any other kind of error.
 
 use std::path::Path;
 use truelumen::io::read_image;
@@ -25,6 +27,12 @@ use truelumen::sim::Simulator;
 use truelumen::sim::pullback::{PullbackFrameTruth, PullbackSpec, PullbackTruthFile, cardiac_pulse, simulate_frame};
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo");
+
+/// Regression floor for balloon agreement over patent frames (achieved 92.0 % on 2026-11-27;
+/// the issue's target is 95 %).
+const FRAME_AGREEMENT_FLOOR: f64 = 0.88;
+/// Issue #5's target for balloon agreement.
+const AGREEMENT_TARGET: f64 = 0.95;
 
 /// Runs the pipeline and the pullback analysis over `images` like `analyze` does.
 fn analyze(images: &[CartImage], mm_per_px: f64, timing: &Timing, config: PullbackConfig) -> PullbackReport {
@@ -279,15 +287,29 @@ fn random_phantom_pullbacks_meet_the_targets() {
     );
     assert!(max_len <= 2.0, "{len_errs:?}");
     assert!(max_ref <= 0.1, "{ref_errs:?}");
-    assert!(rate(&frame_agree) >= 0.75, "{}", rate(&frame_agree));
+    println!(
+        "balloon agreement over patent frames {:.1} % (floor {:.0} %, issue target {:.0} %)",
+        100.0 * rate(&frame_agree),
+        100.0 * FRAME_AGREEMENT_FLOOR,
+        100.0 * AGREEMENT_TARGET
+    );
+    assert!(rate(&frame_agree) >= FRAME_AGREEMENT_FLOOR, "{}", rate(&frame_agree));
+    assert!(rate(&agree) >= 1.0, "summary balloon suggestions: {agree:?}");
     for &(d, ts, m) in &mismatches {
         let (ts, m) = (ts.expect("true size"), m.expect("measured size"));
+        // The catalogue boundary between the two sizes: the larger size (rounding down).
+        let boundary = ts.max(m);
         assert!(
-            (ts - m - step).abs() < 1e-9 && d - ts < 0.1,
+            ((ts - m).abs() - step).abs() < 1e-9 && (d - boundary).abs() < 0.1,
             "unexplained balloon disagreement: true {d:.3} mm -> {ts}, measured -> {m}"
         );
     }
-    println!("all {} disagreements are one size down with the true diameter < 0.1 mm above its size", mismatches.len());
+    let down = mismatches.iter().filter(|(_, ts, m)| m < ts).count();
+    println!(
+        "all {} disagreements are one size off with the true diameter < 0.1 mm from the size boundary ({down} down, {} up)",
+        mismatches.len(),
+        mismatches.len() - down
+    );
 }
 
 #[test]

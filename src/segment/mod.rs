@@ -27,6 +27,7 @@
 
 pub mod beside;
 pub mod path;
+pub mod refine;
 
 use crate::geometry::PolarGeometry;
 use crate::plane::{Plane, PolarImage};
