@@ -98,13 +98,15 @@ const TARGETS: Bars = Bars {
     vessel_diameter_err_max_mm: 0.10,
 };
 
-/// Bars for the held-out sets (never tuned on): the targets, except two regression floors set
+/// Bars for the held-out sets (never tuned on): the targets, except one regression floor set
 /// on 2026-11-27 just beyond what was achieved, to be raised as the pipeline improves:
 /// * lumen Jaccard 0.88 (target 0.90): achieved 0.920 held-out, 0.898 polar (one occluded polar
-///   frame at 0.64 pulls the mean down);
-/// * vessel diameter error 0.13 mm (target 0.10): achieved 0.123 held-out (occluded frames
-///   ~0.45 mm), 0.078 polar.
-const HELD_OUT_BARS: Bars = Bars { lumen_jaccard_min: 0.88, vessel_diameter_err_max_mm: 0.13, ..TARGETS };
+///   frame at 0.64 pulls the mean down).
+///
+/// The vessel diameter error had a floor of 0.13 mm (0.123 achieved) until the EEM sub-sample
+/// step (`truelumen::segment::refine`, 2026-11-27): now 0.071 held-out, 0.038 polar, so the
+/// target 0.10 mm holds.
+const HELD_OUT_BARS: Bars = Bars { lumen_jaccard_min: 0.88, ..TARGETS };
 
 /// Held-out seeds (never used for tuning).
 const HELD_OUT_SEEDS: std::ops::Range<u64> = 5000..5040;
