@@ -20,10 +20,14 @@
 //! Single-threaded, 2-core test machine under heavy load (load average 12), median of 30 runs
 //! (`truelumen bench --kernels`): Cartesian 512x512 → polar 512 lines x 256 samples 0.73 ms,
 //! polar 512x512 → Cartesian 512x512 0.47 ms (targets ≤ 0.5 ms each; cv2.warpPolar 1.06 ms and
-//! cv2.remap 1.46 ms in the same run). Instruction count of the Cartesian → polar step in the
-//! pipeline (360 x 256): 6.6 M per frame, 3 % of the frame. Not changed in issue #6: on a quiet
-//! machine both samplers are expected within the target; fixed-point weights and row-contiguous
-//! source walks were not tried for lack of time.
+//! cv2.remap 1.46 ms in the same run). Session 3 (load average 3.2, peer table in the README):
+//! the Cartesian → polar loop is branch-free (coordinates clamped into the image before an
+//! unchecked truncation, `fill` selected outside; the old saturating `as usize` cast cost
+//! ~20 instructions per pixel) and compiled a second time with AVX2 (run-time pick, same
+//! bits): 11.6 → 9.7 M instructions per 512x256 frame, 0.68 ms (cv2.warpPolar 0.72 ms in the
+//! same run; target 0.5 ms missed); polar → Cartesian 0.43–0.50 ms (target met, unchanged).
+//! Not tried for lack of time: fixed-point weights with precomputed integer offsets, and a
+//! tiled walk of the source so rays that share cache lines are sampled together.
 
 use crate::error::{Error, check_positive};
 use crate::geometry::PolarGeometry;
