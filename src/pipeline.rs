@@ -601,8 +601,19 @@ impl Pipeline {
         };
         let e_enclosing = region_evidence(&joint_view, [0.0, 0.0], &self.radii_mm, sd);
         let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
-        let beside =
-            self.config.lumen_beside_catheter && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
+        // Anatomical precondition of a subintimal catheter: the EEM found on its own passes
+        // close to the catheter somewhere. Without it the beside search is not run at all
+        // (it could not be used), which keeps ordinary frames at the cost of one path search.
+        let eem_gap_mm = self
+            .wall_path
+            .iter()
+            .zip(&self.shadows.bridge)
+            .filter(|(_, sh)| !**sh)
+            .map(|(&s, _)| s as f64 * mmps - catheter_radius_mm)
+            .fold(f64::INFINITY, f64::min);
+        let beside = self.config.lumen_beside_catheter
+            && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
+            && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
         // Both hypotheses judged on the same pixel set: the vessel interior found on its own.
         // The enclosing hypothesis at its best inside the vessel found on its own: the lumen
         // search again, its border kept `min_wall_mm` inside that vessel (the joint search may
@@ -673,16 +684,7 @@ impl Pipeline {
             eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32) as f64;
         let eem_joint_sd =
             eem_contrast(&self.seg.norm, &self.seg.borders.vessel, &self.shadows.bridge, wm, wa, sd as f32) as f64;
-        let eem_gap_mm = self
-            .wall_path
-            .iter()
-            .zip(&self.shadows.bridge)
-            .filter(|(_, sh)| !**sh)
-            .map(|(&s, _)| s as f64 * mmps - catheter_radius_mm)
-            .fold(f64::INFINITY, f64::min);
-        let use_beside = beside
-            && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
-            && beside_wins(&p_enclosing, &p_beside);
+        let use_beside = beside && beside_wins(&p_enclosing, &p_beside);
         self.last_true_lumen = TrueLumenEvidence {
             enclosing: e_enclosing,
             beside: beside.then_some(self.beside.best.evidence),
