@@ -310,7 +310,11 @@ fn frame_reads_one_frame_of_any_input_like_analyze() {
         args.extend(extra.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>));
         let r = run(&args);
         assert_eq!(r.code, 3, "{input:?}: {}", r.stderr);
-        assert!(r.stderr.contains("past the end") && r.stderr.contains(input.file_name().unwrap().to_str().unwrap()), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("past the end") && r.stderr.contains(input.file_name().unwrap().to_str().unwrap()),
+            "{}",
+            r.stderr
+        );
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     }
 }

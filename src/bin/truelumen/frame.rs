@@ -41,7 +41,11 @@ pub(crate) fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     if a.index >= n {
         return Err(Error::Input {
             path: a.image.clone(),
-            reason: format!("--index {} is past the end: the input has {n} frame(s), indices 0..={}", a.index, n.saturating_sub(1)),
+            reason: format!(
+                "--index {} is past the end: the input has {n} frame(s), indices 0..={}",
+                a.index,
+                n.saturating_sub(1)
+            ),
         }
         .into());
     }
@@ -55,7 +59,9 @@ pub(crate) fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     let file_calib = source.calibration();
     if let (Some(fc), Some(_)) = (&file_calib, a.calib.mm_per_px) {
         if matches!(fc.calib, Calibration::Polar(_)) {
-            return Err(Error::param("mm_per_px", "cannot be combined with polar frames (use --polar --depth-mm)").into());
+            return Err(
+                Error::param("mm_per_px", "cannot be combined with polar frames (use --polar --depth-mm)").into()
+            );
         }
     }
     let resolved = io::resolve_calibration_with(&(&a.calib).into(), file_calib.as_ref(), &inputs, image.shape())?;
