@@ -177,6 +177,11 @@ pub fn resolve_calibration_with(
     if opts.polar && opts.mm_per_px.is_some() {
         return Err(Error::param("mm_per_px", "cannot be combined with polar frames (use depth_mm)"));
     }
+    if let (Some(fc), Some(_)) = (file, opts.mm_per_px) {
+        if matches!(fc.calib, Calibration::Polar(_)) {
+            return Err(Error::param("mm_per_px", "cannot be combined with polar frames (use --polar --depth-mm)"));
+        }
+    }
     let from_cli = opts.mm_per_px.is_some() || (opts.polar && opts.depth_mm.is_some());
     if let (false, Some(fc)) = (from_cli, file) {
         let path = inputs.first().cloned().unwrap_or_default();

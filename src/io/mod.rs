@@ -64,6 +64,17 @@ pub struct PullbackInput {
     pub kind: PullbackKind,
 }
 
+impl PullbackInput {
+    /// The files of the pullback: its image files, or the one multi-frame file (where
+    /// `calibration.json` is looked for).
+    pub fn files(&self) -> Vec<PathBuf> {
+        match &self.kind {
+            PullbackKind::Images(paths) => paths.clone(),
+            _ => vec![self.path.clone()],
+        }
+    }
+}
+
 fn stem_of(p: &Path) -> String {
     p.file_stem()
         .or_else(|| p.file_name())

@@ -154,29 +154,16 @@ pub fn refine_vessel_border(
     ws: &mut RefineWorkspace,
     out_samples: &mut Vec<f64>,
 ) {
-    out_samples.clear();
-    out_samples.extend(path.iter().map(|&s| (s as f64 - 0.5).max(0.0)));
-    ws.db_per_grey = 0.0;
-    ws.refined_lines = 0;
     let (n, ns) = polar.shape();
-    if !params.enabled || path.len() != n || n == 0 {
+    // 1. Decompression from the speckle SD.
+    let Some(db_per_grey) = begin(polar, geom, path, start, end, shadowed, params, ws, out_samples) else {
         return;
-    }
+    };
     let h = geom.mm_per_sample;
     let k_in = ((params.inner_mm / h).round() as usize).max(2);
     let k_out = ((params.outer_mm / h).round() as usize).max(2);
     // Profiles reach `k_in` further out than the adventitia window, for the second pass.
     let width = 2 * k_in + k_out + 1;
-    // 1. Decompression from the speckle SD.
-    let w_sd = ((0.3 / h).round() as usize).max(8);
-    let db_per_grey = match params.db_per_grey {
-        Some(q) => q,
-        None => SPECKLE_SD_DB / window_sd(polar, start, end, w_sd, shadowed, &mut ws.scratch) as f64,
-    };
-    if !(db_per_grey > 0.0 && db_per_grey.is_finite()) {
-        return;
-    }
-    ws.db_per_grey = db_per_grey;
     // 2. Aligned profiles: profile[l][j] = polar[l][path[l] - k_in + j].
     ws.profiles.clear();
     ws.profiles.resize(n * width, 0.0);
@@ -235,6 +222,43 @@ pub fn refine_vessel_border(
         out_samples[l] = path[l] as f64 - k_in as f64 + pos;
         ws.refined_lines += 1;
     }
+}
+
+/// Start of both refinements: `out_samples` set to the path-search border (half a sample
+/// before the first outside sample), the workspace's per-frame figures reset, and the frame's
+/// dB per grey level (given, or from the speckle SD of the unfiltered polar frame). `None`
+/// when refinement is off, the path does not fit the polar frame, or no scale can be
+/// estimated: the path-search border stays.
+#[allow(clippy::too_many_arguments)]
+fn begin(
+    polar: &PolarImage,
+    geom: &PolarGeometry,
+    path: &[usize],
+    start: usize,
+    end: usize,
+    shadowed: &[bool],
+    params: &RefineParams,
+    ws: &mut RefineWorkspace,
+    out_samples: &mut Vec<f64>,
+) -> Option<f64> {
+    out_samples.clear();
+    out_samples.extend(path.iter().map(|&s| (s as f64 - 0.5).max(0.0)));
+    ws.db_per_grey = 0.0;
+    ws.refined_lines = 0;
+    let n = geom.n_lines;
+    if !params.enabled || path.len() != n || n == 0 || polar.rows() != n {
+        return None;
+    }
+    let w_sd = ((0.3 / geom.mm_per_sample).round() as usize).max(8);
+    let db_per_grey = match params.db_per_grey {
+        Some(q) => q,
+        None => SPECKLE_SD_DB / window_sd(polar, start, end, w_sd, shadowed, &mut ws.scratch) as f64,
+    };
+    if !(db_per_grey > 0.0 && db_per_grey.is_finite()) {
+        return None;
+    }
+    ws.db_per_grey = db_per_grey;
+    Some(db_per_grey)
 }
 
 /// Half-power crossing of a mean profile `mean` (dB, one value per sample or bin) whose
@@ -329,25 +353,12 @@ pub fn refine_vessel_border_cartesian(
     ws: &mut RefineWorkspace,
     out_samples: &mut Vec<f64>,
 ) {
-    out_samples.clear();
-    out_samples.extend(path.iter().map(|&s| (s as f64 - 0.5).max(0.0)));
-    ws.db_per_grey = 0.0;
-    ws.refined_lines = 0;
     let n = geom.n_lines;
-    if !params.enabled || path.len() != n || n == 0 || polar.rows() != n {
+    let Some(db_per_grey) = begin(polar, geom, path, start, end, shadowed, params, ws, out_samples) else {
         return;
-    }
+    };
     let h = geom.mm_per_sample;
     let px = cg.mm_per_px;
-    let w_sd = ((0.3 / h).round() as usize).max(8);
-    let db_per_grey = match params.db_per_grey {
-        Some(q) => q,
-        None => SPECKLE_SD_DB / window_sd(polar, start, end, w_sd, shadowed, &mut ws.scratch) as f64,
-    };
-    if !(db_per_grey > 0.0 && db_per_grey.is_finite()) {
-        return;
-    }
-    ws.db_per_grey = db_per_grey;
     let bin_mm = px / BINS_PER_PX;
     let k_in = ((params.inner_mm / bin_mm).round() as usize).max(2);
     let k_out = ((params.outer_mm / bin_mm).round() as usize).max(2);

@@ -306,16 +306,8 @@ fn resolve(a: &AnalyzeArgs, p: &Planned, source: &dyn FrameSource) -> Result<Res
             });
         }
     }
-    let inputs = match &p.input.kind {
-        io::PullbackKind::Images(paths) => paths.clone(),
-        _ => vec![p.input.path.clone()],
-    };
+    let inputs = p.input.files();
     let file_calib = source.calibration();
-    if let (Some(fc), true) = (&file_calib, opts.mm_per_px.is_some()) {
-        if matches!(fc.calib, Calibration::Polar(_)) {
-            return Err(Error::param("mm_per_px", "cannot be combined with polar frames (use --polar --depth-mm)"));
-        }
-    }
     let mut r = io::resolve_calibration_with(&opts, file_calib.as_ref(), &inputs, source.shape())?;
     if p.overrides.mm_per_px.is_some() {
         r.source = ValueSource::Manifest("mm_per_px".into());

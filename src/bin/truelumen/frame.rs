@@ -9,10 +9,10 @@ use crate::common::{CalibArgs, WireArgs, display_sampler, pipeline_config, write
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
+use truelumen::Error;
 use truelumen::io::{self, FrameBuf};
 use truelumen::output;
 use truelumen::pipeline::Pipeline;
-use truelumen::{Calibration, Error};
 
 #[derive(Args)]
 pub(crate) struct FrameArgs {
@@ -52,18 +52,8 @@ pub(crate) fn frame(a: &FrameArgs) -> anyhow::Result<()> {
     let mut buf = FrameBuf::default();
     source.read_frame(a.index, &mut buf)?;
     let image = buf.to_gray();
-    let inputs = match &input.kind {
-        io::PullbackKind::Images(paths) => paths.clone(),
-        _ => vec![input.path.clone()],
-    };
+    let inputs = input.files();
     let file_calib = source.calibration();
-    if let (Some(fc), Some(_)) = (&file_calib, a.calib.mm_per_px) {
-        if matches!(fc.calib, Calibration::Polar(_)) {
-            return Err(
-                Error::param("mm_per_px", "cannot be combined with polar frames (use --polar --depth-mm)").into()
-            );
-        }
-    }
     let resolved = io::resolve_calibration_with(&(&a.calib).into(), file_calib.as_ref(), &inputs, image.shape())?;
     let mut pipeline = Pipeline::new(a.wires.apply(pipeline_config(&resolved)?)?)?;
     let source_name = source.frame_label(a.index);
