@@ -124,6 +124,9 @@ pub struct RefineWorkspace {
     mean: Vec<f64>,
     /// Pixel counts per sector and bin (Cartesian input).
     count: Vec<u32>,
+    /// Sums and counts per bin of the pixels of each sector alone (Cartesian input).
+    raw_sum: Vec<f64>,
+    raw_count: Vec<u32>,
     /// Border offset per sector, mm (Cartesian input).
     sector_offset: Vec<Option<f64>>,
     /// Adventitia-window values for the median.
@@ -321,6 +324,53 @@ fn half_power_crossing(mean_db: &[f64], j_lo: usize, lo_db: f64, hi_db: f64) -> 
     None
 }
 
+/// Display angle of the point `(x, y)` in degrees, in `[0, 360)` (`atan2` to within 1e-6
+/// degrees): octant reduction, then `atan(t) = π/4 + atan((t − 1) / (t + 1))` for `t > tan(π/8)`
+/// and the Taylor series of `atan` on `|u| ≤ tan(π/8)` to the 19th power (truncation error
+/// below 3e-9 rad). About a fifth of the instructions of the C library's `atan2`.
+#[inline]
+fn atan2_deg(y: f64, x: f64) -> f64 {
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI, TAU};
+    const TAN_PI_8: f64 = 0.414_213_562_373_095_03;
+    let (ax, ay) = (x.abs(), y.abs());
+    let (num, den) = if ay > ax { (ax, ay) } else { (ay, ax) };
+    if den == 0.0 {
+        return 0.0;
+    }
+    let t = num / den;
+    let (u, base) = if t > TAN_PI_8 { ((t - 1.0) / (t + 1.0), FRAC_PI_4) } else { (t, 0.0) };
+    let u2 = u * u;
+    // Horner form of u − u³/3 + u⁵/5 − … − u¹⁹/19.
+    const C: [f64; 10] = [
+        1.0,
+        -1.0 / 3.0,
+        1.0 / 5.0,
+        -1.0 / 7.0,
+        1.0 / 9.0,
+        -1.0 / 11.0,
+        1.0 / 13.0,
+        -1.0 / 15.0,
+        1.0 / 17.0,
+        -1.0 / 19.0,
+    ];
+    let mut p = C[9];
+    for &c in C[..9].iter().rev() {
+        p = c + u2 * p;
+    }
+    let mut a = base + u * p;
+    if ay > ax {
+        a = FRAC_PI_2 - a;
+    }
+    if x < 0.0 {
+        a = PI - a;
+    }
+    if y < 0.0 {
+        a = TAU - a;
+    }
+    let deg = a.to_degrees();
+    if deg >= 360.0 { 0.0 } else { deg }
+}
+
 /// Sectors of [`refine_vessel_border_cartesian`] per revolution (centres 360/n apart; each
 /// gathers pixels within ±[`RefineParams::window_deg`] of its centre).
 const CART_SECTORS: usize = 36;
@@ -379,34 +429,73 @@ pub fn refine_vessel_border_cartesian(
     let col1 = ((cg.center_col + r_max / px).ceil().max(0.0) as usize).min(cols.saturating_sub(1));
     let sector_deg = 360.0 / CART_SECTORS as f64;
     let half_sectors = (params.window_deg / sector_deg).round().max(0.0) as isize;
+    // Pixels are binned by their own sector first (`raw`), and the sectors' windows summed
+    // afterwards: the same sums as adding every pixel to each sector of its window.
+    ws.raw_sum.clear();
+    ws.raw_sum.resize(CART_SECTORS * width, 0.0);
+    ws.raw_count.clear();
+    ws.raw_count.resize(CART_SECTORS * width, 0);
+    // Fractional line index of a display angle in [0, 360): `line0 + ang * dir`, wrapped once.
+    let line0 = geom.line_of_angle_deg(0.0);
+    let dir = geom.rotation.sign() / geom.deg_per_line();
+    let nf = n as f64;
+    let (r_min2, r_max2) = (r_min.max(0.0).powi(2), r_max * r_max);
+    let hole = r_min > 0.0;
     for row in row0..=row1 {
         let y = -(row as f64 - cg.center_row) * px;
+        let y2 = y * y;
+        if y2 > r_max2 {
+            continue;
+        }
+        // Columns whose pixels can lie in the annulus [r_min, r_max]: at most two runs, each
+        // widened by a pixel (the exact test is per pixel).
+        let xo = (r_max2 - y2).sqrt() / px;
+        let xi = if hole && r_min2 > y2 { (r_min2 - y2).sqrt() / px } else { -2.0 };
+        let clamp = |c: f64| c.clamp(col0 as f64, col1 as f64) as usize;
+        let (a0, a1) = (clamp((cg.center_col - xo).floor() - 1.0), clamp((cg.center_col - xi).ceil() + 1.0));
+        let (b0, b1) = (clamp((cg.center_col + xi).floor() - 1.0), clamp((cg.center_col + xo).ceil() + 1.0));
+        let runs = if a1 + 1 >= b0 { [(a0, b1), (1, 0)] } else { [(a0, a1), (b0, b1)] };
         let src = cart.row(row);
-        for col in col0..=col1 {
-            let x = (col as f64 - cg.center_col) * px;
-            let r = x.hypot(y);
-            if r < r_min || r > r_max {
-                continue;
+        for (c0, c1) in runs {
+            for col in c0..=c1 {
+                let x = (col as f64 - cg.center_col) * px;
+                let r2 = x * x + y2;
+                if r2 < r_min2 || r2 > r_max2 {
+                    continue;
+                }
+                let r = r2.sqrt();
+                let ang = atan2_deg(y, x);
+                let mut fl = line0 + ang * dir;
+                if fl < 0.0 {
+                    fl += nf;
+                } else if fl >= nf {
+                    fl -= nf;
+                }
+                let l = (fl.round() as usize) % n;
+                if shadowed.get(l).copied().unwrap_or(false) {
+                    continue;
+                }
+                let d = r - border_mm(l) + inner_ext;
+                if d < 0.0 {
+                    continue;
+                }
+                let bin = (d / bin_mm) as usize;
+                if bin >= width {
+                    continue;
+                }
+                let c = ((ang / sector_deg).round() as usize) % CART_SECTORS;
+                ws.raw_sum[c * width + bin] += src[col] as f64;
+                ws.raw_count[c * width + bin] += 1;
             }
-            let ang = crate::geometry::wrap_deg(y.atan2(x).to_degrees());
-            let l = (geom.line_of_angle_deg(ang).round() as usize) % n;
-            if shadowed.get(l).copied().unwrap_or(false) {
-                continue;
-            }
-            let d = r - border_mm(l) + inner_ext;
-            if d < 0.0 {
-                continue;
-            }
-            let bin = (d / bin_mm) as usize;
-            if bin >= width {
-                continue;
-            }
-            let v = src[col] as f64;
-            let c = (ang / sector_deg).round() as isize;
-            for k in c - half_sectors..=c + half_sectors {
-                let k = k.rem_euclid(CART_SECTORS as isize) as usize;
-                ws.sum[k * width + bin] += v;
-                ws.count[k * width + bin] += 1;
+        }
+    }
+    for k in 0..CART_SECTORS as isize {
+        for j in k - half_sectors..=k + half_sectors {
+            let j = j.rem_euclid(CART_SECTORS as isize) as usize;
+            let (dst, src) = (k as usize * width, j * width);
+            for b in 0..width {
+                ws.sum[dst + b] += ws.raw_sum[src + b];
+                ws.count[dst + b] += ws.raw_count[src + b];
             }
         }
     }
@@ -450,5 +539,31 @@ pub fn refine_vessel_border_cartesian(
             out_samples[l] = ((border_mm(l) + o) / h).max(0.0);
             ws.refined_lines += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_atan2_matches_libm() {
+        let mut worst = 0.0f64;
+        for i in -300i32..=300 {
+            for j in -300i32..=300 {
+                let (x, y) = (i as f64 * 0.013 + 0.004, j as f64 * 0.017 - 0.002);
+                let want = crate::geometry::wrap_deg(y.atan2(x).to_degrees());
+                let got = atan2_deg(y, x);
+                assert!((0.0..360.0).contains(&got), "{got}");
+                let d = (got - want).abs();
+                worst = worst.max(d.min(360.0 - d));
+            }
+        }
+        for (x, y) in [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0), (1.0, -1e-300), (0.0, 0.0), (-2.0, -0.0)] {
+            let want = crate::geometry::wrap_deg(f64::atan2(y, x).to_degrees());
+            let d = (atan2_deg(y, x) - want).abs();
+            worst = worst.max(d.min(360.0 - d));
+        }
+        assert!(worst < 1e-6, "worst error {worst} deg");
     }
 }
