@@ -123,6 +123,8 @@ pub struct SegmentWorkspace {
     scratch: Vec<f32>,
     l_try: Vec<usize>,
     v_try: Vec<usize>,
+    inv_n: Vec<f32>,
+    sd_pen: Vec<f32>,
     path: PathWorkspace,
     /// Result of the last call.
     pub borders: PolarBorders,
@@ -222,6 +224,27 @@ pub fn segment_borders(
     ws.speckle_sd = speckle_sd;
     ws.cost.resize(n, ns);
     ws.cost_v.resize(n, ns);
+    // Per-depth factors shared by all lines (interior length 1/n_in and its speckle term), and
+    // the depth range `[s_lo, s_hi]` where every window of the lumen cost lies inside the line
+    // and has its full length (there the cost is a branch-free loop the compiler vectorises;
+    // the few depths outside it take the general formula).
+    let lumen_lo = start;
+    ws.inv_n.clear();
+    ws.sd_pen.clear();
+    for s in lumen_lo..=lumen_end {
+        let a = start.min(s.saturating_sub(1));
+        let n_in = (s - a).max(1) as f32;
+        ws.inv_n.push(1.0 / n_in);
+        ws.sd_pen.push(speckle_sd / n_in.sqrt());
+    }
+    let s_lo = (start + we).max(start + 1);
+    let s_hi = lumen_end.min(ns.saturating_sub(wo.max(we)));
+    let (inv_wo, inv_we) = (1.0 / wo as f32, 1.0 / we as f32);
+    // Vessel cost: full windows for s in [v_lo, v_hi].
+    let wp = wm + wm / 2;
+    let v_lo = (2 * wm + wm / 2).max(start.min(vessel_end));
+    let v_hi = vessel_end.min(ns.saturating_sub(wa));
+    let (inv_wm, inv_wa, inv_wp) = (1.0 / wm as f32, 1.0 / wa as f32, 1.0 / wp as f32);
     for l in 0..n {
         let pre = ws.prefix.row(l);
         let pre2 = ws.prefix2.row(l);
@@ -232,7 +255,7 @@ pub fn segment_borders(
         if shadowed.get(l).copied().unwrap_or(false) {
             continue;
         }
-        for s in start..=lumen_end {
+        let lumen_at = |s: usize| {
             let a = start.min(s.saturating_sub(1));
             let inside = win_mean(pre, a, s);
             let inside_sd = (win_mean(pre2, a, s) - inside * inside).max(0.0).sqrt();
@@ -245,13 +268,61 @@ pub fn segment_borders(
                 - speckle_sd / n_in.sqrt()
                 - params.lumen_homogeneity_weight * excess_sd;
             let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(a), s);
-            row[s] = -step - params.lumen_edge_weight * edge;
+            -step - params.lumen_edge_weight * edge
+        };
+        if s_lo <= s_hi {
+            for s in (start..s_lo).chain(s_hi + 1..=lumen_end) {
+                row[s] = lumen_at(s);
+            }
+            // The same formula with the window lengths known (a = start for s > start).
+            let m = s_hi - s_lo + 1;
+            let (pa, p2a) = (pre[start], pre2[start]);
+            let (wh, wl) = (params.lumen_homogeneity_weight, params.lumen_edge_weight);
+            let inv_n = &ws.inv_n[s_lo - lumen_lo..][..m];
+            let sd_pen = &ws.sd_pen[s_lo - lumen_lo..][..m];
+            let p = &pre[s_lo..][..m];
+            let p2 = &pre2[s_lo..][..m];
+            let po = &pre[s_lo + wo..][..m];
+            let pe = &pre[s_lo + we..][..m];
+            let pm = &pre[s_lo - we..][..m];
+            let out = &mut row[s_lo..][..m];
+            for i in 0..m {
+                let inside = (p[i] - pa) * inv_n[i];
+                let inside_sd = ((p2[i] - p2a) * inv_n[i] - inside * inside).max(0.0).sqrt();
+                let excess_sd = (inside_sd - speckle_sd).max(0.0);
+                let step = (po[i] - p[i]) * inv_wo - inside - sd_pen[i] - wh * excess_sd;
+                let edge = (pe[i] - p[i]) * inv_we - (p[i] - pm[i]) * inv_we;
+                out[i] = -step - wl * edge;
+            }
+        } else {
+            for s in start..=lumen_end {
+                row[s] = lumen_at(s);
+            }
         }
         // Vessel: dark media then bright adventitia, after a brighter plaque. (Filled from
         // `start` so that a vessel-only search (`beside`) can use it; the joint search below
         // keeps its own windows.)
-        for s in start.min(vessel_end)..=vessel_end {
-            row_v[s] = vessel_cost(pre, s, wm, wa);
+        let v_from = start.min(vessel_end);
+        if v_lo <= v_hi {
+            for s in (v_from..v_lo).chain(v_hi + 1..=vessel_end) {
+                row_v[s] = vessel_cost(pre, s, wm, wa);
+            }
+            let m = v_hi - v_lo + 1;
+            let p = &pre[v_lo..][..m];
+            let pm = &pre[v_lo - wm..][..m];
+            let pp = &pre[v_lo - wm - wp..][..m];
+            let pa = &pre[v_lo + wa..][..m];
+            let out = &mut row_v[v_lo..][..m];
+            for i in 0..m {
+                let media = (p[i] - pm[i]) * inv_wm;
+                let adv = (pa[i] - p[i]) * inv_wa;
+                let plaque = (pm[i] - pp[i]) * inv_wp;
+                out[i] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
+            }
+        } else {
+            for s in v_from..=vessel_end {
+                row_v[s] = vessel_cost(pre, s, wm, wa);
+            }
         }
     }
     // 4. Two orders of search; keep the one with the lower total energy (a coordinate-descent
