@@ -229,6 +229,24 @@ pub struct Pipeline {
     radii_in_wall_mm: Vec<f64>,
     refine_ws: RefineWorkspace,
     vessel_samples: Vec<f64>,
+    /// What [`Pipeline::last_true_lumen`] still has to compute on demand.
+    lazy_evidence: LazyEvidence,
+    /// [`Pipeline::last_true_lumen`] once completed (reset every frame).
+    true_lumen_full: std::sync::OnceLock<TrueLumenEvidence>,
+}
+
+/// Diagnostic parts of [`TrueLumenEvidence`] that no decision of the frame needed, computed
+/// only when [`Pipeline::last_true_lumen`] asks (issue #6: the enclosing lumen's band and
+/// partition evidence cost about as much as the rest of the true-lumen stage together).
+#[derive(Debug, Clone, Copy, Default)]
+struct LazyEvidence {
+    /// Geometry, catheter exclusion radius (mm) and speckle SD of the frame; `None` when
+    /// nothing is pending.
+    frame: Option<(PolarGeometry, f64, f64)>,
+    /// [`TrueLumenEvidence::enclosing`] pending.
+    enclosing: bool,
+    /// [`TrueLumenEvidence::partition_enclosing`] pending.
+    partition_enclosing: bool,
 }
 
 impl Pipeline {
@@ -266,6 +284,8 @@ impl Pipeline {
             radii_in_wall_mm: Vec::new(),
             refine_ws: RefineWorkspace::default(),
             vessel_samples: Vec::new(),
+            lazy_evidence: LazyEvidence::default(),
+            true_lumen_full: std::sync::OnceLock::new(),
         })
     }
 
@@ -295,9 +315,32 @@ impl Pipeline {
     }
 
     /// Evidence of the true-lumen hypotheses on the last frame (all zero / `None` when the
-    /// search beside the catheter is off or the frame had no borders).
+    /// search beside the catheter is off or the frame had no borders). Figures that no decision
+    /// of the frame needed (the enclosing lumen's band evidence, and its partition evidence when
+    /// no lumen beside the catheter was searched) are computed on the first call after a frame.
     pub fn last_true_lumen(&self) -> &TrueLumenEvidence {
-        &self.last_true_lumen
+        self.true_lumen_full.get_or_init(|| {
+            let mut e = self.last_true_lumen;
+            let lazy = self.lazy_evidence;
+            let Some((geom, exclusion_mm, sd)) = lazy.frame else {
+                return e;
+            };
+            let joint_view = PolarView {
+                image: &self.seg.norm,
+                geom: &geom,
+                exclusion_mm,
+                wall_mm: &self.wall_joint_mm,
+                shadowed: &self.shadows.bridge,
+            };
+            if lazy.enclosing {
+                e.enclosing = region_evidence(&joint_view, [0.0, 0.0], &self.radii_mm, sd);
+            }
+            if lazy.partition_enclosing {
+                let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
+                e.partition_enclosing = partition_evidence(&view, [0.0, 0.0], &self.radii_mm, sd);
+            }
+            e
+        })
     }
 
     /// Wall-clock time per stage accumulated over the frames processed since creation (or
@@ -550,6 +593,8 @@ impl Pipeline {
         let enclosing = &self.seg.borders.lumen;
         let sd = self.seg.speckle_sd as f64;
         self.last_true_lumen = TrueLumenEvidence::default();
+        self.lazy_evidence = LazyEvidence::default();
+        self.true_lumen_full = std::sync::OnceLock::new();
         if !(sd > 0.0) || enclosing.len() != geom.n_lines {
             return (None, CatheterPosition::Unknown);
         }
@@ -599,7 +644,8 @@ impl Pipeline {
             wall_mm: &self.wall_joint_mm,
             shadowed: &self.shadows.bridge,
         };
-        let e_enclosing = region_evidence(&joint_view, [0.0, 0.0], &self.radii_mm, sd);
+        // The band evidence of the enclosing lumen is diagnostic only (`last_true_lumen`).
+        let e_enclosing = RegionEvidence::default();
         let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
         // Anatomical precondition of a subintimal catheter: the EEM found on its own passes
         // close to the catheter somewhere. Without it the beside search is not run at all
@@ -618,7 +664,15 @@ impl Pipeline {
         // The enclosing hypothesis at its best inside the vessel found on its own: the lumen
         // search again, its border kept `min_wall_mm` inside that vessel (the joint search may
         // have put the "lumen" on the EEM itself when the wall is thin).
-        let mut p_enclosing = partition_evidence(&view, [0.0, 0.0], &self.radii_mm, sd);
+        // Needed only to judge a lumen beside the catheter (otherwise `last_true_lumen`
+        // computes it on demand).
+        let mut p_enclosing =
+            if beside { partition_evidence(&view, [0.0, 0.0], &self.radii_mm, sd) } else { RegionEvidence::default() };
+        self.lazy_evidence = LazyEvidence {
+            frame: Some((*geom, catheter_radius_mm + CATHETER_MARGIN_MM, sd)),
+            enclosing: true,
+            partition_enclosing: !beside,
+        };
         if beside && self.wall_path.len() == n && self.seg.cost.rows() == n {
             let gap = ((self.config.segment.min_wall_mm / mmps).round() as usize).max(1);
             let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);

@@ -124,6 +124,10 @@ pub struct RefineWorkspace {
     mean: Vec<f64>,
     /// Pixel counts per sector and bin (Cartesian input).
     count: Vec<u32>,
+    /// Display angle of every [`ANGLE_BINS`] boundary of the pseudo-angle (Cartesian input).
+    bin_deg: Vec<f64>,
+    /// Squared radial band of every pseudo-angle bin, mm² (Cartesian input).
+    band2: Vec<(f64, f64)>,
     /// Sums and counts per bin of the pixels of each sector alone (Cartesian input).
     raw_sum: Vec<f64>,
     raw_count: Vec<u32>,
@@ -371,6 +375,42 @@ fn atan2_deg(y: f64, x: f64) -> f64 {
     if deg >= 360.0 { 0.0 } else { deg }
 }
 
+/// Bins of the pseudo-angle [`diamond`] over a revolution (Cartesian refinement).
+const ANGLE_BINS: usize = 1024;
+
+/// Pseudo-angle of `(x, y)` in `[0, 4)`: increases with the display angle like it (one unit per
+/// quadrant) but costs one division. NaN at the origin.
+#[inline]
+fn diamond(y: f64, x: f64) -> f64 {
+    if y >= 0.0 {
+        if x >= 0.0 { y / (x + y) } else { 1.0 - x / (y - x) }
+    } else if x < 0.0 {
+        2.0 - y / (-x - y)
+    } else {
+        3.0 + x / (x - y)
+    }
+}
+
+/// The [`ANGLE_BINS`] bin of [`diamond`] (0 at the origin).
+#[inline]
+fn diamond_bin(y: f64, x: f64) -> usize {
+    ((diamond(y, x) * (ANGLE_BINS as f64 / 4.0)) as usize).min(ANGLE_BINS - 1)
+}
+
+/// Display angle (degrees, `[0, 360]`) of the point with pseudo-angle `p` ∈ `[0, 4]`.
+fn diamond_deg(p: f64) -> f64 {
+    let q = p.floor().min(3.0);
+    let f = p - q;
+    let (x, y) = match q as u8 {
+        0 => (1.0 - f, f),
+        1 => (-f, 1.0 - f),
+        2 => (-(1.0 - f), -f),
+        _ => (f, -(1.0 - f)),
+    };
+    let a = y.atan2(x).to_degrees();
+    if a < 0.0 || (a == 0.0 && p > 2.0) { a + 360.0 } else { a }
+}
+
 /// Sectors of [`refine_vessel_border_cartesian`] per revolution (centres 360/n apart; each
 /// gathers pixels within ±[`RefineParams::window_deg`] of its centre).
 const CART_SECTORS: usize = 36;
@@ -441,6 +481,29 @@ pub fn refine_vessel_border_cartesian(
     let nf = n as f64;
     let (r_min2, r_max2) = (r_min.max(0.0).powi(2), r_max * r_max);
     let hole = r_min > 0.0;
+    // Radial band `[border - inner_ext, border - inner_ext + width · bin_mm]` of the lines a
+    // pixel can belong to, per bin of the pseudo-angle `diamond` (squared radii, widened by
+    // 1e-9 mm): most annulus pixels lie outside their band and are rejected without an angle.
+    if ws.bin_deg.len() != ANGLE_BINS + 1 {
+        ws.bin_deg.clear();
+        ws.bin_deg.extend((0..=ANGLE_BINS).map(|b| diamond_deg(4.0 * b as f64 / ANGLE_BINS as f64)));
+    }
+    ws.band2.clear();
+    let band_mm = width as f64 * bin_mm;
+    for b in 0..ANGLE_BINS {
+        let (fa, fb) = (line0 + (ws.bin_deg[b] - 1e-6) * dir, line0 + (ws.bin_deg[b + 1] + 1e-6) * dir);
+        let (l0, l1) = ((fa.min(fb) + 0.5).floor() as i64, (fa.max(fb) + 0.5).floor() as i64);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for l in l0..=l1 {
+            let l = l.rem_euclid(n as i64) as usize;
+            if !shadowed.get(l).copied().unwrap_or(false) {
+                let a = border_mm(l) - inner_ext;
+                lo = lo.min(a - 1e-9);
+                hi = hi.max(a + band_mm + 1e-9);
+            }
+        }
+        ws.band2.push(if lo <= hi { (lo.max(0.0).powi(2), hi * hi) } else { (f64::INFINITY, f64::NEG_INFINITY) });
+    }
     for row in row0..=row1 {
         let y = -(row as f64 - cg.center_row) * px;
         let y2 = y * y;
@@ -463,6 +526,10 @@ pub fn refine_vessel_border_cartesian(
                 if r2 < r_min2 || r2 > r_max2 {
                     continue;
                 }
+                let (b_lo2, b_hi2) = ws.band2[diamond_bin(y, x)];
+                if r2 < b_lo2 || r2 > b_hi2 {
+                    continue;
+                }
                 let r = r2.sqrt();
                 let ang = atan2_deg(y, x);
                 let mut fl = line0 + ang * dir;
@@ -471,7 +538,8 @@ pub fn refine_vessel_border_cartesian(
                 } else if fl >= nf {
                     fl -= nf;
                 }
-                let l = (fl.round() as usize) % n;
+                // `fl` ≥ 0: rounding half away from zero.
+                let l = ((fl + 0.5) as usize) % n;
                 if shadowed.get(l).copied().unwrap_or(false) {
                     continue;
                 }
@@ -483,7 +551,7 @@ pub fn refine_vessel_border_cartesian(
                 if bin >= width {
                     continue;
                 }
-                let c = ((ang / sector_deg).round() as usize) % CART_SECTORS;
+                let c = ((ang / sector_deg + 0.5) as usize) % CART_SECTORS;
                 ws.raw_sum[c * width + bin] += src[col] as f64;
                 ws.raw_count[c * width + bin] += 1;
             }
@@ -565,5 +633,20 @@ mod tests {
             worst = worst.max(d.min(360.0 - d));
         }
         assert!(worst < 1e-6, "worst error {worst} deg");
+    }
+
+    #[test]
+    fn diamond_bins_follow_the_angle() {
+        let edges: Vec<f64> = (0..=ANGLE_BINS).map(|b| diamond_deg(4.0 * b as f64 / ANGLE_BINS as f64)).collect();
+        assert_eq!(edges[0], 0.0);
+        assert!((edges[ANGLE_BINS] - 360.0).abs() < 1e-9);
+        assert!(edges.windows(2).all(|w| w[1] > w[0]));
+        for i in 0..4000 {
+            let a = (i as f64 * 0.09 + 0.013).to_radians();
+            let (x, y) = (3.0 * a.cos(), 3.0 * a.sin());
+            let b = diamond_bin(y, x);
+            let deg = atan2_deg(y, x);
+            assert!(edges[b] - 1e-9 <= deg && deg <= edges[b + 1] + 1e-9, "{deg} not in bin {b}");
+        }
     }
 }
