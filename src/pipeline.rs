@@ -603,27 +603,19 @@ impl Pipeline {
         let media = self.config.segment.media_mm;
         let n = geom.n_lines;
         let wm = ((media / mmps).round() as usize).max(2);
-        let last = self.seg.cost_v.cols().saturating_sub(1);
-        self.wall_lo.clear();
-        self.wall_lo.resize(n, (start + wm).min(last));
-        self.wall_hi.clear();
-        self.wall_hi.resize(n, end.min(last));
         let arc_mm = 1.5 * std::f64::consts::TAU / n as f64;
         let k = ((self.config.segment.max_slope * arc_mm / mmps).ceil() as usize).clamp(1, 12);
-        let pp = PathParams { max_jump: k, jump_penalty: self.config.segment.jump_penalty };
-        let wall_ok = self.config.lumen_beside_catheter
-            && self.seg.cost_v.rows() == n
-            && optimal_closed_path(
-                &self.seg.cost_v,
-                &self.wall_lo,
-                &self.wall_hi,
-                pp,
-                &mut self.wall_ws,
-                &mut self.wall_path,
-            )
-            .is_some();
-        if !wall_ok {
-            self.wall_path.clear();
+        // The border search already found it: the first search of its vessel-first order
+        // (issue #6: this stage used to repeat that search over `[start + media, end]`; the
+        // window differs only where no EEM lies, by a sample at the ring-down and in the
+        // adventitia window at the deepest samples, whose vessel cost is zero).
+        self.wall_path.clear();
+        self.wall_lo.clear();
+        self.wall_lo.resize(n, start);
+        self.wall_hi.clear();
+        self.wall_hi.resize(n, start);
+        if self.config.lumen_beside_catheter && self.seg.vessel_alone.len() == n {
+            self.wall_path.extend_from_slice(&self.seg.vessel_alone);
         }
         self.wall_mm.clear();
         self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));

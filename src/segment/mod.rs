@@ -132,6 +132,11 @@ pub struct SegmentWorkspace {
     pub stats: FrameStats,
     /// Speckle standard deviation of [`SegmentWorkspace::norm`] in the last call (0 if none).
     pub speckle_sd: f32,
+    /// The vessel border found on its own (no lumen inside it) in the last call: the first
+    /// search of the vessel-first order, over `[start + min_wall, end − adventitia]` (empty
+    /// when it was not run or found nothing). The true-lumen stage uses it as the wall a lumen
+    /// beside the catheter may not cross.
+    pub vessel_alone: Vec<usize>,
 }
 
 const HIST_BINS: usize = 256;
@@ -169,6 +174,7 @@ pub fn segment_borders(
     ws.speckle_sd = 0.0;
     ws.borders.lumen.clear();
     ws.borders.vessel.clear();
+    ws.vessel_alone.clear();
     let mmps = geom.mm_per_sample;
     let end = ((params.max_vessel_radius_mm / mmps) as usize).min(ns - 1);
     if start + 10 >= end {
@@ -363,6 +369,7 @@ pub fn segment_borders(
             let Some(cv) = optimal_closed_path(&ws.cost_v, &ws.lo, &ws.hi, pp, &mut ws.path, &mut v_try) else {
                 continue;
             };
+            ws.vessel_alone.clone_from(&v_try);
             for l in 0..n {
                 ws.lo[l] = v_try[l].saturating_sub(max_wall).max(start);
                 ws.hi[l] = v_try[l].saturating_sub(gap).max(ws.lo[l]);
