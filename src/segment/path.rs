@@ -280,12 +280,14 @@ fn relax_body(
         }
     }
     let out = &mut acc[a + k..a + k + len];
-    for (i, (((o, &c), &bv), bk)) in out.iter_mut().zip(&cost[a..=b]).zip(best.iter()).zip(&mut back[a..=b]).enumerate()
-    {
+    for ((o, &c), &bv) in out.iter_mut().zip(&cost[a..=b]).zip(best.iter()) {
         *o = c + bv;
-        let s = a + i;
-        let g = arg[i];
-        *bk = if g == NO_ARG { s.clamp(pa, pb) } else { s + g as usize - k } as u16;
+    }
+    // Back-pointers in 32-bit lanes (samples < 65 536), so this loop vectorises too.
+    let (a32, k32, pa32, pb32) = (a as u32, k as u32, pa as u32, pb as u32);
+    for (i, (bk, &g)) in back[a..=b].iter_mut().zip(arg.iter()).enumerate() {
+        let s = a32 + i as u32;
+        *bk = if g == NO_ARG { s.clamp(pa32, pb32) } else { (s + g).wrapping_sub(k32) } as u16;
     }
 }
 
