@@ -79,8 +79,12 @@ fn radial_profile(
         let fx = (x - x0 as f64) as f32;
         let fy = (y - y0 as f64) as f32;
         let i = y0 * w + x0;
-        let top = data[i] + fx * (data[i + 1] - data[i]);
-        let bot = data[i + w] + fx * (data[i + w + 1] - data[i + w]);
+        // SAFETY: x0 ≤ w − 2 and y0 ≤ h − 2, so i + w + 1 ≤ h·w − 1 = data.len() − 1.
+        let (p00, p01, p10, p11) = unsafe {
+            (*data.get_unchecked(i), *data.get_unchecked(i + 1), *data.get_unchecked(i + w), *data.get_unchecked(i + w + 1))
+        };
+        let top = p00 + fx * (p01 - p00);
+        let bot = p10 + fx * (p11 - p10);
         top + fy * (bot - top)
     };
     for (k, o) in out.iter_mut().enumerate().take(to).skip(from) {
