@@ -247,9 +247,9 @@ mod tests {
     fn diameters_reference(c: &Contour) -> Diameters {
         let o = c.centroid_mm().unwrap();
         let extent = |d: [f64; 2]| {
-            c.edges().filter_map(|(a, b)| Contour::ray_edge(o, d, a, b)).fold(None, |m: Option<f64>, t| {
-                Some(m.map_or(t, |m| m.max(t)))
-            })
+            c.edges()
+                .filter_map(|(a, b)| Contour::ray_edge(o, d, a, b))
+                .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))))
         };
         let (mut min, mut max, mut sum) = (f64::INFINITY, 0.0f64, 0.0);
         for k in 0..DIAMETER_DIRECTIONS {
@@ -276,8 +276,7 @@ mod tests {
             let n = 3 + (rnd() * 400.0) as usize;
             let centre = [rnd() - 0.5, rnd() - 0.5];
             let spiky = case % 3 == 0;
-            let radii: Vec<f64> =
-                (0..n).map(|_| if spiky { 0.2 + 2.0 * rnd() } else { 1.0 + 0.3 * rnd() }).collect();
+            let radii: Vec<f64> = (0..n).map(|_| if spiky { 0.2 + 2.0 * rnd() } else { 1.0 + 0.3 * rnd() }).collect();
             let c = Contour::from_radii(centre, &radii);
             let (got, want) = (c.diameters().unwrap(), diameters_reference(&c));
             for (g, w) in [(got.min_mm, want.min_mm), (got.max_mm, want.max_mm), (got.mean_mm, want.mean_mm)] {

@@ -49,6 +49,20 @@
 //! so the border's shape stays the search's. The result is adaptive per frame (its own
 //! decompression, levels and rise) and per sector (its own mean profile); no constant is added.
 //!
+//! # Performance (issue #6)
+//! The Cartesian refinement used to compute `hypot` and `atan2` (and two `rem_euclid`) for every
+//! pixel of the vessel's bounding box and add each pixel to every sector of its window: 27.4 M
+//! instructions per 512x512 frame (callgrind, `tools/perf_driver.rs 512 4`), as much as the
+//! whole border search. Now (6.6 M): rows are scanned only over the columns of the annulus
+//! `[r_min, r_max]` (squared radii, no `hypot`); a table over a cheap monotone pseudo-angle
+//! ([`diamond`], one division) gives the radial band of the lines a pixel can belong to, so most
+//! annulus pixels are rejected before any angle is computed; the angle itself is a polynomial
+//! `atan2` (within 1e-6°, [`atan2_deg`]); pixels are summed per sector once and the sector
+//! windows combined afterwards. The pixels binned are the same (up to a line or sector
+//! assignment within 1e-6° of a boundary), and the accuracy figures did not change. A table of
+//! pixel offsets built once per geometry was not used: the catheter centre (hence every
+//! pixel's angle) is sub-pixel and changes every frame.
+//!
 //! # Measured (2026-11-27, `cargo run --release --example eem_bias -- START COUNT [polar]`)
 //! Mean signed radial EEM error (measured − true depth along the pipeline's A-lines), before →
 //! after: random phantoms seeds 1000–1029 (Cartesian) −0.037 → −0.002 mm (frame SD 0.019 →
