@@ -212,6 +212,8 @@ pub struct SpeckleWorkspace {
     /// Median sorting network (comparator pairs) and the window size it was built for.
     network: Vec<(u8, u8)>,
     network_len: usize,
+    /// The frame as bytes (median of integer-valued 0–255 frames).
+    bytes: Vec<u8>,
 }
 
 impl SpeckleWorkspace {
