@@ -17,17 +17,25 @@
 //!
 //! # Performance (issue #6)
 //!
-//! Single-threaded, 2-core test machine under heavy load (load average 12), median of 30 runs
-//! (`truelumen bench --kernels`): Cartesian 512x512 → polar 512 lines x 256 samples 0.73 ms,
-//! polar 512x512 → Cartesian 512x512 0.47 ms (targets ≤ 0.5 ms each; cv2.warpPolar 1.06 ms and
-//! cv2.remap 1.46 ms in the same run). Session 3 (load average 3.2, peer table in the README):
-//! the Cartesian → polar loop is branch-free (coordinates clamped into the image before an
-//! unchecked truncation, `fill` selected outside; the old saturating `as usize` cast cost
-//! ~20 instructions per pixel) and compiled a second time with AVX2 (run-time pick, same
-//! bits): 11.6 → 9.7 M instructions per 512x256 frame, 0.68 ms (cv2.warpPolar 0.72 ms in the
-//! same run; target 0.5 ms missed); polar → Cartesian 0.43–0.50 ms (target met, unchanged).
-//! Not tried for lack of time: fixed-point weights with precomputed integer offsets, and a
-//! tiled walk of the source so rays that share cache lines are sampled together.
+//! Session 3: branch-free Cartesian → polar loop (clamped coordinates, unchecked truncation),
+//! compiled a second time with AVX2: 0.68 ms for 512x512 → 512 lines x 256 samples; polar →
+//! Cartesian 0.43–0.50 ms for 512x512 (targets ≤ 0.5 ms each, single-threaded).
+//!
+//! Session 4 (`cargo run --release --example kernel_driver -- all 60`, minimum of 60 runs, one
+//! thread, load average 6 on 2 cores, the old build timed in the same minute). perf showed the
+//! old loops ran scalar (the compiler does not vectorise data-dependent loads):
+//! * Cartesian → polar **0.69 → 0.21 ms**: explicit AVX2, 8 samples of a line per vector;
+//!   the bilinear taps `(x0, x0+1)` of the top and bottom rows are adjacent, so each pair is
+//!   one 8-byte element of a 4-lane gather (two 4-lane gathers per row pair instead of four
+//!   8-lane gathers: 0.30 ms with the latter);
+//! * polar → Cartesian **0.42 → 0.32 ms**: the map became a structure of arrays (flat
+//!   `u32` tap index, two `f32` weights: 12 instead of 16 bytes per pixel) read 8 pixels at a
+//!   time, taps again fetched as pairs. With 8-lane gathers it stayed at 0.42 ms (gather-bound).
+//!
+//! Both SIMD loops use the portable loops' operations in the same order (no fused
+//! multiply-add), so the output is bit-identical (`tests::avx2_matches_portable`,
+//! `tests::p2c_avx2_matches_portable`); CPUs without AVX2 run the portable loops. Not tried:
+//! 16-bit fixed-point weights (8 bytes per map entry; changes the rounding).
 
 use crate::error::{Error, check_positive};
 use crate::geometry::PolarGeometry;

@@ -6,23 +6,29 @@
 //! block of 8 neighbouring output pixels the window values are gathered into `K` lanes arrays and
 //! every comparator becomes a branch-free lane-wise min/max that the compiler vectorises.
 //!
-//! # Performance (issue #6): not improved
+//! # Performance (issue #6)
 //!
-//! The 5x5 median of a 512x512 polar frame takes 74 M instructions (about 280 per pixel: the
-//! network is *interpreted*, each comparator reads its pair from a table and moves 8 lanes
-//! through memory, ~20 instructions per comparator per block), 6.5–13 ms on the loaded machine,
-//! 30–47x slower than cv2.medianBlur (which filters `u8`, 32 lanes per AVX2 vector, where our
-//! frames are `f32`). Tried on 2026-11-27 and reverted, all with identical output:
-//! * the same code compiled a second time with AVX2 (run-time pick): 20–26 ms, slower;
-//! * 32 pixels per block instead of 8: 3x slower (every comparator copies 256 bytes);
-//! * the 3x3 / 5x5 networks spelled out comparator by comparator (constant indices, AVX2):
-//!   45 % fewer instructions but 4x slower in wall-clock time (the 25 vectors spill to the
-//!   stack and loads wait on store forwarding).
+//! The network is *interpreted*: each comparator reads its pair from a table and moves whole
+//! lane arrays through memory (~12 instructions per comparator per block, ~280 per pixel on
+//! `f32`). Session 3 tried, with identical output, and reverted: the `f32` code compiled with
+//! AVX2 (slower, 20–26 ms); 32 `f32` pixels per block (3x slower); the 3x3 / 5x5 networks spelled
+//! out comparator by comparator (45 % fewer instructions, 4x slower: 25 vectors spill and
+//! loads wait on store forwarding).
 //!
-//! The real fix is algorithmic and not done: sort each window column once and share it
-//! between neighbouring windows (merge of presorted columns, pruned to the median rank), or a
-//! Huang/Perreault histogram median on quantised values (not exact on `f32` input). The
-//! median is not the default filter (SRAD is), so the pipeline figures do not depend on it.
+//! Session 4: **byte path**. cv2.medianBlur filters `u8`, 32 pixels per AVX2 register. Our
+//! frames are `f32`, but a frame whose values are all integers in 0–255 (8-bit data: polar
+//! frames read from 8-bit files, simulated frames) converts to bytes and back exactly, and the
+//! median commutes with that conversion, so such frames run the same network on 32 byte
+//! lanes (`vpminub`/`vpmaxub` once compiled for AVX2, picked at run time): **5x5 on 512x512
+//! 7.5 → 1.6 ms** (`cargo run --release --example kernel_driver -- median 60`, minimum, load
+//! average 6; cv2.medianBlur ≈ 0.3 ms). A frame with any other value (e.g. a polar frame
+//! resampled from a Cartesian image, whose bilinear values are fractional) keeps the exact
+//! `f32` path: quantising it would change the result. Tests check both paths against a naive
+//! median. What remains is the interpreter itself (perf: the comparator loop is ~75 % of the
+//! time); the next step is sorting each window column once and sharing it between the
+//! neighbouring windows (merge of presorted columns, pruned to the median rank). A
+//! Huang/Perreault histogram median would also fit the byte path (O(1) per pixel in the window
+//! size) but loses to a network at 5x5.
 
 use super::{SpeckleWorkspace, grow};
 use crate::plane::PolarImage;

@@ -1,16 +1,39 @@
 //! Speckle-reducing anisotropic diffusion (Yu & Acton 2002) on polar frames.
 //!
-//! Performance (issue #6). Before: 15 iterations on a 512x512 polar frame took 15.6 ms serial
-//! against 144 ms for a NumPy implementation of the same scheme in the same run (9.2x; target
-//! 20x), and 46 M instructions per pipeline frame (360 x 256). Changes, all bit-identical:
-//! the step (coefficient row + update row, one fused pass per row) is compiled a second time
-//! with AVX2 and picked at run time (no FMA is enabled, so every operation rounds as before);
-//! the per-iteration `q0²` median of ~16 k ICOV samples uses a radix select
-//! ([`super::lower_median`]) instead of `select_nth_unstable_by`. After: 33 M instructions per
-//! pipeline frame (step 0.93 M and median 0.34 M per iteration); 512x512, 15 iterations:
-//! 4.8 ms serial on the loaded machine (see the README performance section for the ratio).
-//! Not done: folding the two divisions per pixel into one (`c = a·m4² / (num + b·m4²)`) would
-//! save about a fifth of the step but changes the rounding of every filtered value.
+//! # Performance (issue #6)
+//!
+//! Session 3 (all bit-identical): the step compiled a second time with AVX2, and a radix
+//! select ([`super::lower_median`]) for the per-iteration `q0²` median of ~16 k ICOV samples:
+//! 15.6 → 4.8 ms for 15 iterations on 512x512 (NumPy, same scheme: 144 ms in that run).
+//!
+//! Session 4 (`cargo run --release --example kernel_driver -- all 60`, minimum of 60 runs, one
+//! thread, load average 6 on the 2 cores; the old build timed in the same minute):
+//! 512x512, 15 iterations **4.79 → 3.85 ms** serial; 512x256 (pipeline-sized) 2.5 ms. Changes:
+//! * one division per coefficient instead of two (`c = a S² / (8 Σ dₖ² − (Σ dₖ)² + b S²)`,
+//!   see `coef`): not bit-identical, so allowed only with a check — the accuracy suite
+//!   moved within noise (fixtures lumen Jaccard 0.9061 → 0.9055, held-out 0.9203 → 0.9202);
+//! * explicit AVX2 + FMA intrinsics (`avx` module, run-time detection), with the coefficient
+//!   row of the next line and the update of this line in one pass; the portable path stays
+//!   and `tests::simd_and_portable_paths_agree` bounds their difference (≤ 1e-3 on 0–255
+//!   after 15 iterations; measured 1.5e-4);
+//! * the `q0²` samples of the next iteration are taken inside the step, from output rows
+//!   still in L1, 8 at a time with AVX2 gathers (same operations as `icov2`, so both paths
+//!   sample the same bits); before, a separate strided pass read the whole frame again.
+//!
+//! Profile after (perf, 512x256): the step 51 %, sampling 19 %, the median 13 %, the rest
+//! bookkeeping. The `q0²` estimate (16 k samples whatever the frame size) is a third of the
+//! cost on pipeline-sized frames. Tried and dropped: `rcp` + one Newton step instead of the
+//! division (no gain: the division is not the bottleneck, and `rcpps` differs between CPU
+//! vendors); four interleaved histograms in the radix select (no gain). Not possible: keeping
+//! several iterations in cache (temporal blocking), because every iteration's `q0²` needs the
+//! whole previous iterate. Not tried: fewer `q0²` samples (changes the estimator).
+//!
+//! **Rayon** (`parallel: true`): bands of rows per iteration. On this shared 2-core machine it
+//! is no faster (4.08 vs 3.85 ms minimum at load 6; the calling thread was on a CPU for only
+//! 0.83 ms of it, the rest ran on the pool): the second core is busy with other processes, and
+//! each iteration ends with the serial median. On an idle 2-core machine the step halves and
+//! the median (13 %) stays serial, so expect ≈ 1.7x at best. The pipeline runs frames in
+//! parallel instead (`PipelineConfig` uses `parallel: false`).
 
 use super::{SpeckleWorkspace, grow, lower_median, stats_stride};
 use crate::error::{Error, check_range};
