@@ -252,7 +252,7 @@ def main():
             median_ms(lambda: cv2.remap(polar, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP), 50),
             k["polar_to_cart_ms"], "ours f32 bilinear, 1 thread")
         row("median 5x5 on 512x512 polar: cv2.medianBlur", median_ms(lambda: cv2.medianBlur(polar, 5), 50),
-            k["median5x5_ms"], "ours f32, 1 thread")
+            k["median5x5_ms"], "ours: 8-bit frame, byte path, 1 thread")
         row("bilateral d9 vs our Lee 5x5 (edge-preserving smoother)",
             median_ms(lambda: cv2.bilateralFilter(polar, 9, 40, 5), 20), k["lee5x5_ms"], "different filters")
         pf = polar.astype(np.float32)

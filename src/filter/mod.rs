@@ -22,16 +22,16 @@
 //!
 //! # Cost and trade-offs
 //!
-//! Measured 2026-11-27 on the shared 2-core dev machine while other builds ran (load ≈ 4, so
-//! ±30 % and the parallel figures show no speed-up there), with
-//! `cargo bench --bench filter -- --warm-up-time 1 --measurement-time 2`, 512 lines x 512
-//! samples (other sizes in `benches/filter.rs`):
+//! Measured 2026-11-28 on the shared 2-core dev machine (load average 6, so the minimum of 60
+//! runs is quoted) with `cargo run --release --example kernel_driver -- all 60`, one thread,
+//! on a simulated 512 lines x 512 samples polar frame (integer-valued 0–255; other sizes in
+//! `benches/filter.rs`, `cargo bench --bench filter -- --warm-up-time 1 --measurement-time 3`):
 //!
 //! | filter | time | cost model | edges |
 //! |---|---|---|---|
-//! | `Median` 3x3 / 5x5 | 2.6 / 6.5 ms | 24 / 113 min-max pairs per pixel (pruned Batcher network, 8 pixels per step) | kept, thin lines and corners removed |
-//! | `Lee` 5x5 / 11x11 | 1.9 / 1.9 ms | O(1) per pixel for any window (running box sums) | contrast kept, a noise halo one window wide remains |
-//! | `Srad` default (15 iterations) | 7.0 ms serial | O(iterations), 4-neighbour stencil, one fused pass per iteration | preserved (diffusion stops where the ICOV is high) |
+//! | `Median` 5x5 | 1.6 ms on 8-bit frames (32 pixels per step), ~7 ms otherwise (8 per step) | 113 min-max pairs per pixel (pruned Batcher network; 24 for 3x3) | kept, thin lines and corners removed |
+//! | `Lee` 5x5 / 11x11 | 1.2 ms | O(1) per pixel for any window (running box sums) | contrast kept, a noise halo one window wide remains |
+//! | `Srad` default (15 iterations) | 3.9 ms serial | O(iterations), 4-neighbour stencil, one fused pass per iteration (AVX2 + FMA) | preserved (diffusion stops where the ICOV is high) |
 //!
 //! SRAD is the default: on a step edge under speckle it removes about half of the speckle
 //! variance while the 10–90 % rise distance does not grow measurably; it stops smoothing
@@ -41,7 +41,8 @@
 //! and is exact but costs most per window pixel.
 //!
 //! Rejected alternatives: separable medians (not a true 2-D median; they leave diagonal streaks),
-//! histogram medians (need quantised input; our frames are `f32`), OBNLM (Coupé et al. 2009; far
+//! histogram medians (exact only on quantised input, where the byte-lane network is faster at
+//! these window sizes), OBNLM (Coupé et al. 2009; far
 //! slower than the per-frame budget at 30 frames/s).
 
 mod lee;
@@ -74,6 +75,7 @@ pub enum SpeckleFilter {
     ///
     /// Computed with a sorting network (Batcher's odd-even merge sort, cut to the window size and
     /// pruned to the comparators that reach the middle rank), run on 8 neighbouring pixels at once
+    /// (32 when every value of the frame is an integer in 0–255: then on bytes, same result)
     /// as branch-free `min`/`max` that the compiler vectorises. Cost grows with the window size
     /// (24 comparators for 3x3, 113 for 5x5, 319 for 7x7), so radii are limited to
     /// [`MEDIAN_MAX_RADIUS`]. One radius may be 0 (a 1-D median along the other axis); not both.
@@ -212,6 +214,8 @@ pub struct SpeckleWorkspace {
     /// Median sorting network (comparator pairs) and the window size it was built for.
     network: Vec<(u8, u8)>,
     network_len: usize,
+    /// The frame as bytes (median of integer-valued 0–255 frames).
+    bytes: Vec<u8>,
 }
 
 impl SpeckleWorkspace {
