@@ -44,11 +44,20 @@ fn serial_filters_do_not_allocate_in_steady_state() {
     let mut ws = SpeckleWorkspace::new();
     for f in &filters {
         speckle_into(&src, &mut dst, f, &mut ws).unwrap(); // sizes dst and ws
-        let before = ALLOCS.load(Ordering::Relaxed);
-        for _ in 0..3 {
-            speckle_into(&src, &mut dst, f, &mut ws).unwrap();
-        }
-        assert_eq!(ALLOCS.load(Ordering::Relaxed) - before, 0, "{f:?}");
+        // Fewest allocations over five blocks of three calls: a filter that allocates on every
+        // call counts in every block, while a stray allocation by the test harness's other
+        // thread (seen once under heavy load) cannot hit all five.
+        let fewest = (0..5)
+            .map(|_| {
+                let before = ALLOCS.load(Ordering::Relaxed);
+                for _ in 0..3 {
+                    speckle_into(&src, &mut dst, f, &mut ws).unwrap();
+                }
+                ALLOCS.load(Ordering::Relaxed) - before
+            })
+            .min()
+            .unwrap_or(0);
+        assert_eq!(fewest, 0, "{f:?}");
     }
     // Parallel SRAD: report (not assert) what rayon's scheduler allocates.
     let f = SpeckleFilter::Srad(SradParams::default());
