@@ -154,7 +154,10 @@ fn main() {
                 }
                 let cen_in = p.last_true_lumen().beside_center_mm.map(|c| t.lumen.contains([c[0] + d[0], c[1] + d[1]]));
                 println!(
-                    "   SUB seed {seed} J {:.3} vJ {:.3} cover {:.2} centre-in {:?} area found/true {:.2} recall {:.2} precision {:.2} occl {}",
+                    "   SUB recentred EEM {} contrast {:.1} -> {:.1}\n   SUB seed {seed} J {:.3} vJ {:.3} cover {:.2} centre-in {:?} area found/true {:.2} recall {:.2} precision {:.2} occl {}",
+                    p.last_true_lumen().eem_recentred,
+                    p.last_true_lumen().eem_recentred_sd[0],
+                    p.last_true_lumen().eem_recentred_sd[1],
                     s.lumen_jaccard,
                     s.vessel_jaccard,
                     n_cov as f64 / n_in.max(1) as f64,

@@ -36,6 +36,15 @@
 //!    of the catheter-centred search was tried first: from a seed in a dark speckle blob it
 //!    outlined the blob, 0.03–0.2 mm², instead of the lumen.)
 //!
+//! *The wall.* The rays stop at the EEM found on its own minus the media, so a wrong EEM
+//! truncates the lumen. Seen from a subintimal catheter the EEM radius climbs from ~0.3 mm to
+//! several mm within a few tens of degrees, which the catheter-centred path search (slope limit
+//! and jump penalty set for concentric vessels) cannot follow: it cut across the vessel, and
+//! through the lumen, in 8 of the 33 tuning frames (seeds 1000–1099) with subintimal lumen
+//! Jaccard < 0.8. When the anatomical precondition below holds, the EEM is therefore searched
+//! again about the vessel's own centre ([`recentred_eem`]), where it is nearly circular, and
+//! replaces the catheter-centred one (vessel Jaccard on the tuning CTO frames 0.925 → 0.938).
+//!
 //! Rejected: near/far borders per catheter A-line (multi-surface graph search, Li et al. \[2\])
 //! needs the angular sector that sees the lumen decided first and degenerates at the sector
 //! ends, where the near and far borders meet at a grazing angle; a region-growing Cartesian
@@ -116,7 +125,7 @@ pub const SPECKLE_SD_DB: f64 = 5.57;
 pub const PATENT_STEP_DB: f64 = 13.5;
 
 const SEED_GRID_MM: f64 = 0.05;
-const SEED_RADIUS_MM: f64 = 0.15;
+const SEED_RADIUS_MM: f64 = 0.3;
 const SEED_SEPARATION_MM: f64 = 0.5;
 const MAX_SEEDS: usize = 3;
 const MAX_ITERATIONS: usize = 3;
@@ -785,4 +794,205 @@ pub struct TrueLumenEvidence {
     pub eem_alone_sd: f64,
     /// EEM contrast of the vessel found jointly with the enclosing lumen, speckle SDs.
     pub eem_joint_sd: f64,
+    /// EEM contrast of the catheter-centred vessel found on its own and of the re-centred one
+    /// ([`recentred_eem`]; NaN when not searched), speckle SDs.
+    pub eem_recentred_sd: [f64; 2],
+    /// Whether the re-centred EEM replaced the vessel found on its own.
+    pub eem_recentred: bool,
+}
+
+/// Rays of the re-centred EEM search ([`recentred_eem`]).
+pub const EEM_RAYS: usize = 180;
+/// Radius at which the slope limit of the re-centred EEM search is set, mm (as the
+/// catheter-centred vessel search).
+const EEM_SLOPE_RADIUS_MM: f64 = 1.5;
+/// Re-centring passes of [`recentred_eem`].
+const EEM_PASSES: usize = 2;
+
+/// Reusable buffers for [`recentred_eem`].
+#[derive(Debug, Default, Clone)]
+pub struct EemWorkspace {
+    pol: Plane<f32>,
+    cost: Plane<f32>,
+    pre: Vec<f32>,
+    bad: Vec<u32>,
+    lo: Vec<usize>,
+    hi: Vec<usize>,
+    path: PathWorkspace,
+    out: Vec<usize>,
+    radii: Vec<f64>,
+    /// Centre of the last re-centred search, catheter-centred mm.
+    pub center_mm: [f64; 2],
+}
+
+/// Area centroid of the closed polygon through `pts`.
+fn polygon_centroid(pts: impl Iterator<Item = [f64; 2]> + Clone) -> Option<[f64; 2]> {
+    let mut it = pts.clone().chain(pts.take(1)).peekable();
+    let (mut a, mut cx, mut cy) = (0.0, 0.0, 0.0);
+    while let Some(p) = it.next() {
+        let Some(&q) = it.peek() else { break };
+        let cr = p[0] * q[1] - q[0] * p[1];
+        a += cr;
+        cx += (p[0] + q[0]) * cr;
+        cy += (p[1] + q[1]) * cr;
+    }
+    (a.abs() > 1e-12).then(|| [cx / (3.0 * a), cy / (3.0 * a)])
+}
+
+/// EEM searched again about the vessel's own centre, for a catheter that sits in the wall.
+///
+/// Seen from a catheter close to the EEM (subintimal position) the EEM is far from a circle:
+/// its radius climbs from ~0.3 mm to several mm within a few tens of degrees. The
+/// catheter-centred path search (slope limit and jump penalty set for concentric vessels)
+/// cannot follow that climb and cuts across the vessel — through a lumen beside the catheter,
+/// which the beside search then cannot extend beyond. Here the same EEM cost as the
+/// catheter-centred search (dark media window, bright adventitia window, plaque brighter than
+/// media; `segment::vessel_cost`) is evaluated along [`EEM_RAYS`] rays from the centroid of
+/// the vessel `eem` (catheter-line samples), where the EEM is nearly circular, and the globally
+/// optimal closed path (Sonka et al. \[1\]) with the segment parameters' slope limit and jump
+/// penalty is searched; the path must enclose the catheter (`min_wall_mm` beyond the exclusion
+/// disc on rays that cross it). Then once more from the new vessel's centroid (the first
+/// centroid is pulled toward the catheter by the wrong EEM). Rays samples on shadowed catheter
+/// lines are masked (their cost is neutral, so the path bridges them). The result is written
+/// into `out` as one sample per catheter line (first exit of the catheter ray from the
+/// star-shaped region). Re-centring the polar transform on the object is the idea of the
+/// radial search of active-contour initialisation in IVUS (e.g. Klingensmith et al., "Evaluation
+/// of three-dimensional segmentation algorithms for the identification of luminal and
+/// medial–adventitial borders in intravascular ultrasound images", IEEE TMI 19(10):996–1011,
+/// 2000); we differ in keeping the catheter-centred cost along the new rays.
+///
+/// `view` must have no wall limit (`wall_mm` empty) and be the speckle-filtered normalised frame.
+/// Returns `false` (and leaves `out` alone) when no path was found.
+pub fn recentred_eem(
+    view: &PolarView<'_>,
+    eem: &[usize],
+    params: &SegmentParams,
+    ws: &mut EemWorkspace,
+    out: &mut Vec<usize>,
+) -> bool {
+    let geom = view.geom;
+    let dt = geom.mm_per_sample;
+    let nl = geom.n_lines;
+    if eem.len() != nl || nl == 0 {
+        return false;
+    }
+    let pts = eem.iter().enumerate().map(|(l, &s)| {
+        let a = geom.angle_deg_of_line(l as f64).to_radians();
+        let r = s as f64 * dt;
+        [r * a.cos(), r * a.sin()]
+    });
+    let Some(mut c) = polygon_centroid(pts) else { return false };
+    let samples = |mm: f64| ((mm / dt).round() as usize).max(2);
+    let (wm, wa) = (samples(params.media_mm), samples(params.adventitia_mm));
+    let back = 2 * wm + wm / 2;
+    let reach = params.max_vessel_radius_mm.min(geom.depth_mm());
+    let n = EEM_RAYS;
+    let mut found = false;
+    for _ in 0..EEM_PASSES {
+        let ns = ((2.0 * reach / dt).ceil() as usize).max(16);
+        ws.pol.resize(n, ns);
+        ws.cost.resize(n, ns);
+        ws.lo.clear();
+        ws.hi.clear();
+        let rc = view.exclusion_mm;
+        for l in 0..n {
+            let (sn, cs) = (l as f64 * std::f64::consts::TAU / n as f64).sin_cos();
+            // Exit from the catheter disc along the ray (it lies inside the vessel).
+            let b = c[0] * cs + c[1] * sn;
+            let disc = b * b - (c[0] * c[0] + c[1] * c[1] - rc * rc);
+            let t_exit = if disc > 0.0 { (-b + disc.sqrt()).max(0.0) } else { 0.0 };
+            let row = ws.pol.row_mut(l);
+            let mut end = ns;
+            for (k, o) in row.iter_mut().enumerate() {
+                let t = k as f64 * dt;
+                let p = [c[0] + t * cs, c[1] + t * sn];
+                *o = match view.at(p) {
+                    At::Value(v) => v,
+                    At::Shadow => f32::NAN,
+                    At::Blocked if t < t_exit + dt => f32::NAN,
+                    At::Blocked => {
+                        end = k;
+                        f32::NAN
+                    }
+                };
+                if end < ns || p[0].hypot(p[1]) > reach {
+                    end = end.min(k);
+                    break;
+                }
+            }
+            row[end..].fill(f32::NAN);
+            // Prefix sums of values and of masked samples.
+            ws.pre.clear();
+            ws.bad.clear();
+            ws.pre.push(0.0);
+            ws.bad.push(0);
+            for &v in row.iter() {
+                let (x, m) = if v.is_nan() { (0.0, 1) } else { (v, 0) };
+                ws.pre.push(ws.pre.last().copied().unwrap_or(0.0) + x);
+                ws.bad.push(ws.bad.last().copied().unwrap_or(0) + m);
+            }
+            let crow = ws.cost.row_mut(l);
+            crow.fill(0.0);
+            let lo = (((t_exit + params.min_wall_mm) / dt).ceil() as usize).max(back);
+            let hi = end.saturating_sub(wa + 1);
+            for s in lo..=hi.max(lo).min(ns - 1) {
+                if s + wa > ns || ws.bad[s + wa] != ws.bad[s - back] {
+                    continue;
+                }
+                let mean = |a: usize, b: usize| (ws.pre[b] - ws.pre[a]) / (b - a) as f32;
+                let media = mean(s - wm, s);
+                let adv = mean(s, s + wa);
+                let plaque = mean(s - back, s - wm);
+                crow[s] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
+            }
+            ws.lo.push(lo.min(ns - 1));
+            ws.hi.push(hi.max(lo).min(ns - 1));
+        }
+        let arc = EEM_SLOPE_RADIUS_MM * std::f64::consts::TAU / n as f64;
+        let k = ((params.max_slope * arc / dt).ceil() as usize).clamp(1, 12);
+        let pp = PathParams { max_jump: k, jump_penalty: params.jump_penalty };
+        if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut ws.out).is_none() {
+            break;
+        }
+        ws.radii.clear();
+        ws.radii.extend(ws.out.iter().map(|&s| s as f64 * dt));
+        ws.center_mm = c;
+        found = true;
+        let pts = ws.radii.iter().enumerate().map(|(i, &r)| {
+            let (sn, cs) = (i as f64 * std::f64::consts::TAU / n as f64).sin_cos();
+            [c[0] + r * cs, c[1] + r * sn]
+        });
+        let Some(c2) = polygon_centroid(pts) else { break };
+        if (c2[0] - c[0]).hypot(c2[1] - c[1]) < 0.1 {
+            break;
+        }
+        c = c2;
+    }
+    if !found {
+        return false;
+    }
+    // Back to catheter lines: first exit of each catheter ray from the star-shaped region.
+    out.clear();
+    let (c, radii) = (ws.center_mm, &ws.radii);
+    let max_s = geom.n_samples.saturating_sub(1);
+    for l in 0..nl {
+        let a = geom.angle_deg_of_line(l as f64).to_radians();
+        let (sn, cs) = a.sin_cos();
+        let inside = |t: f64| {
+            let (r, d) = star_radius_at(c, radii, [t * cs, t * sn]);
+            d < r
+        };
+        let step = 0.05;
+        let (mut t0, mut t1) = (0.0, step);
+        while t1 < 2.0 * reach && inside(t1) {
+            t0 = t1;
+            t1 += step;
+        }
+        for _ in 0..10 {
+            let m = 0.5 * (t0 + t1);
+            if inside(m) { t0 = m } else { t1 = m }
+        }
+        out.push(((0.5 * (t0 + t1) / dt).round() as usize).min(max_s));
+    }
+    true
 }
