@@ -273,6 +273,13 @@ fn main() {
         }
     }
     println!("{}", summarize(&scores));
+    let st = p.stage_times();
+    println!(
+        "pipeline time {:.2} ms per frame (borders {:.2} ms) over {} frames",
+        1e3 * st.total_seconds() / st.frames.max(1) as f64,
+        st.ms_per_frame(truelumen::timing::Stage::Borders),
+        st.frames
+    );
     if !positions.is_empty() {
         use truelumen::report::CatheterPosition as P;
         let ok = positions.iter().filter(|(a, b, _)| a == b).count();
