@@ -20,8 +20,9 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, PolarView, RegionEvidence, TrueLumenEvidence, beside_wins,
-    find_lumen_beside, partition_evidence, partition_evidence_within, patent_lumen, region_evidence, window_sd,
+    BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PolarView, RegionEvidence, TrueLumenEvidence,
+    beside_wins, find_lumen_beside, partition_evidence, partition_evidence_within, patent_lumen, recentred_eem,
+    region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{RefineParams, RefineWorkspace, refine_vessel_border, refine_vessel_border_cartesian};
@@ -233,6 +234,8 @@ pub struct Pipeline {
     lazy_evidence: LazyEvidence,
     /// [`Pipeline::last_true_lumen`] once completed (reset every frame).
     true_lumen_full: std::sync::OnceLock<TrueLumenEvidence>,
+    eem_ws: EemWorkspace,
+    wall_recentred: Vec<usize>,
 }
 
 /// Diagnostic parts of [`TrueLumenEvidence`] that no decision of the frame needed, computed
@@ -286,6 +289,8 @@ impl Pipeline {
             vessel_samples: Vec::new(),
             lazy_evidence: LazyEvidence::default(),
             true_lumen_full: std::sync::OnceLock::new(),
+            eem_ws: EemWorkspace::default(),
+            wall_recentred: Vec::new(),
         })
     }
 
@@ -619,6 +624,41 @@ impl Pipeline {
         }
         self.wall_mm.clear();
         self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
+        // A catheter in the wall: the EEM searched again about the vessel's own centre
+        // (`beside::recentred_eem`), kept when its media/adventitia contrast is not lower.
+        let gap_alone_mm = self
+            .wall_path
+            .iter()
+            .zip(&self.shadows.bridge)
+            .filter(|(_, sh)| !**sh)
+            .map(|(&s, _)| s as f64 * mmps - catheter_radius_mm)
+            .fold(f64::INFINITY, f64::min);
+        let wall_ok = self.wall_path.len() == n;
+        let (mut recentred_sd, mut recentred) = ([f64::NAN; 2], false);
+        if wall_ok && gap_alone_mm <= self.config.segment.subintimal_max_eem_gap_mm {
+            let free = PolarView {
+                image: &self.seg.norm,
+                geom,
+                exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
+                wall_mm: &[],
+                shadowed: &self.shadows.bridge,
+            };
+            if recentred_eem(&free, &self.wall_path, &self.config.segment, &mut self.eem_ws, &mut self.wall_recentred) {
+                let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);
+                let c_old = eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32);
+                let c_new = eem_contrast(&self.seg.norm, &self.wall_recentred, &self.shadows.bridge, wm, wa, sd as f32);
+                recentred_sd = [c_old as f64, c_new as f64];
+                // Kept whenever found: the contrast along catheter rays is no judge here (at
+                // the grazing angles of an eccentric EEM its windows straddle the border; on the
+                // tuning frames it preferred the wrong, catheter-centred EEM in 4 of 8 cases).
+                recentred = true;
+                if recentred {
+                    std::mem::swap(&mut self.wall_path, &mut self.wall_recentred);
+                    self.wall_mm.clear();
+                    self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
+                }
+            }
+        }
         // Enclosing hypothesis as radii along the evidence rays.
         self.radii_mm.clear();
         for i in 0..BESIDE_LINES {
@@ -648,7 +688,8 @@ impl Pipeline {
             .zip(&self.shadows.bridge)
             .filter(|(_, sh)| !**sh)
             .map(|(&s, _)| s as f64 * mmps - catheter_radius_mm)
-            .fold(f64::INFINITY, f64::min);
+            .fold(f64::INFINITY, f64::min)
+            .min(gap_alone_mm);
         let beside = self.config.lumen_beside_catheter
             && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
             && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
@@ -744,6 +785,8 @@ impl Pipeline {
             lumen_to_eem_mm,
             eem_alone_sd,
             eem_joint_sd,
+            eem_recentred_sd: recentred_sd,
+            eem_recentred: recentred,
         };
         // Patent or occluded, from the unfiltered frame in its own speckle SDs.
         let w = ((0.3 / mmps).round() as usize).max(8);

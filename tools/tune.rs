@@ -128,6 +128,46 @@ fn main() {
                 e.eem_alone_sd,
                 e.eem_joint_sd,
             );
+            if want == truelumen::report::CatheterPosition::Subintimal {
+                // Failure causes: how much of the true lumen the vessel found leaves room for
+                // (inside it by more than the media), whether the beside centre is in the true
+                // lumen, and the found/true lumen area.
+                let media = 0.12;
+                let (mut n_in, mut n_cov, mut n_fin, mut n_both) = (0usize, 0usize, 0usize, 0usize);
+                let step = 0.02;
+                let reach = 6.0;
+                let m = (2.0 * reach / step) as i64;
+                for iy in 0..m {
+                    for ix in 0..m {
+                        let q = [-reach + ix as f64 * step, -reach + iy as f64 * step];
+                        let tin = t.lumen.contains(q);
+                        let fin = res_t.lumen.as_ref().is_some_and(|l| l.contour_mm.contains(q));
+                        n_fin += fin as usize;
+                        if tin {
+                            n_in += 1;
+                            n_both += fin as usize;
+                            if res_t.vessel.as_ref().is_some_and(|v| v.contour_mm.signed_distance_mm(q) < -media) {
+                                n_cov += 1;
+                            }
+                        }
+                    }
+                }
+                let cen_in = p.last_true_lumen().beside_center_mm.map(|c| t.lumen.contains([c[0] + d[0], c[1] + d[1]]));
+                println!(
+                    "   SUB recentred EEM {} contrast {:.1} -> {:.1}\n   SUB seed {seed} J {:.3} vJ {:.3} cover {:.2} centre-in {:?} area found/true {:.2} recall {:.2} precision {:.2} occl {}",
+                    p.last_true_lumen().eem_recentred,
+                    p.last_true_lumen().eem_recentred_sd[0],
+                    p.last_true_lumen().eem_recentred_sd[1],
+                    s.lumen_jaccard,
+                    s.vessel_jaccard,
+                    n_cov as f64 / n_in.max(1) as f64,
+                    cen_in,
+                    n_fin as f64 / n_in.max(1) as f64,
+                    n_both as f64 / n_in.max(1) as f64,
+                    n_both as f64 / n_fin.max(1) as f64,
+                    t.occluded as u8,
+                );
+            }
             positions.push((want, res.catheter_position, s.lumen_jaccard));
         }
         scores.push(s);
@@ -233,6 +273,13 @@ fn main() {
         }
     }
     println!("{}", summarize(&scores));
+    let st = p.stage_times();
+    println!(
+        "pipeline time {:.2} ms per frame (borders {:.2} ms) over {} frames",
+        1e3 * st.total_seconds() / st.frames.max(1) as f64,
+        st.ms_per_frame(truelumen::timing::Stage::Borders),
+        st.frames
+    );
     if !positions.is_empty() {
         use truelumen::report::CatheterPosition as P;
         let ok = positions.iter().filter(|(a, b, _)| a == b).count();

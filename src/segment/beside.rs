@@ -18,12 +18,32 @@
 //!    the sum over the interior samples of `((v − c_in)² − (v − c_out)²) / (c_out − c_in)²`,
 //!    weighted by the polar area element; the *globally optimal closed path* through that cost
 //!    (dynamic programming, Sonka et al. \[1\], the same search as the catheter-centred borders)
-//!    gives the border about the seed. `c_in` starts at the seed's box mean and `c_out` at the
-//!    median of the wall, then both become the region's interior and band means; the seed moves
-//!    to the region's centroid and the search repeats (at most three times, until it moves
-//!    < 0.03 mm), so the result does not depend on where in the lumen the seed fell. (The local
-//!    interior-vs-window cost of the catheter-centred search was tried first: from a seed in a
-//!    dark speckle blob it outlined the blob, 0.03–0.2 mm², instead of the lumen.)
+//!    gives the border about the seed. The border length enters as the Chan–Vese length term
+//!    `μ·|C|` (a per-sample jump penalty of the path search, [`LENGTH_WEIGHT_MM`] scaled by the
+//!    cost's per-sample noise `2σ / (c_out − c_in)`), so speckle does not make it ragged.
+//!    `c_in` and `c_out` start at the **two-class means of the vessel interior** (isodata
+//!    threshold, Ridler & Calvard \[5\], of the 0.15 mm box means on the seed grid; the frame's
+//!    own contrast, not a constant), then alternate with the region as in Chan–Vese: they become
+//!    the means of the region and of the *rest of the vessel interior*; the seed moves to the
+//!    region's centroid and the search repeats (at most three times, until it moves < 0.03 mm),
+//!    so the result does not depend on where in the lumen the seed fell. Of the seeds' regions
+//!    the one that removes most of the two-region energy at the frame's two-class means,
+//!    `A_in · (c_mid − mean_in)`, is kept. (Session 3 took `c_in` from the seed's box mean and
+//!    `c_out` from a 0.3 mm band outside the region: from the darkest part of a large lumen that
+//!    band lies inside the lumen, so only the darkest part was outlined — tuning CTO seeds
+//!    1000–1099, subintimal lumen Jaccard 0.663; with the two-class means, the rest-of-vessel
+//!    update, the length term and the energy choice 0.714. The local interior-vs-window cost
+//!    of the catheter-centred search was tried first: from a seed in a dark speckle blob it
+//!    outlined the blob, 0.03–0.2 mm², instead of the lumen.)
+//!
+//! *The wall.* The rays stop at the EEM found on its own minus the media, so a wrong EEM
+//! truncates the lumen. Seen from a subintimal catheter the EEM radius climbs from ~0.3 mm to
+//! several mm within a few tens of degrees, which the catheter-centred path search (slope limit
+//! and jump penalty set for concentric vessels) cannot follow: it cut across the vessel, and
+//! through the lumen, in 8 of the 33 tuning frames (seeds 1000–1099) with subintimal lumen
+//! Jaccard < 0.8. When the anatomical precondition below holds, the EEM is therefore searched
+//! again about the vessel's own centre ([`recentred_eem`]), where it is nearly circular, and
+//! replaces the catheter-centred one (vessel Jaccard on the tuning CTO frames 0.925 → 0.938).
 //!
 //! Rejected: near/far borders per catheter A-line (multi-surface graph search, Li et al. \[2\])
 //! needs the angular sector that sees the lumen decided first and degenerates at the sector
@@ -77,6 +97,8 @@
 //! \[3\] T. F. Chan, L. A. Vese, "Active contours without edges", IEEE TIP 10(2):266–277, 2001.
 //! \[4\] C. B. Burckhardt, "Speckle in ultrasound B-mode scans", IEEE Trans. Sonics Ultrason.
 //!     25(1):1–6, 1978.
+//! \[5\] T. W. Ridler, S. Calvard, "Picture thresholding using an iterative selection method",
+//!     IEEE Trans. Systems, Man, and Cybernetics 8(8):630–632, 1978.
 
 use super::SegmentParams;
 use super::path::{PathParams, PathWorkspace, optimal_closed_path};
@@ -103,12 +125,18 @@ pub const SPECKLE_SD_DB: f64 = 5.57;
 pub const PATENT_STEP_DB: f64 = 13.5;
 
 const SEED_GRID_MM: f64 = 0.05;
-const SEED_RADIUS_MM: f64 = 0.15;
+const SEED_RADIUS_MM: f64 = 0.3;
 const SEED_SEPARATION_MM: f64 = 0.5;
 const MAX_SEEDS: usize = 3;
 const MAX_ITERATIONS: usize = 3;
 const MIN_RADIUS_MM: f64 = 0.08;
 const MAX_RADIUS_MM: f64 = 3.0;
+/// Weight `μ` of the border length in the Chan–Vese energy of the beside search, per unit of
+/// per-sample cost noise, mm: lengthening the border by `L` must gain `μ · L` mm² of region
+/// at full contrast.
+pub const LENGTH_WEIGHT_MM: f64 = 0.03;
+/// Iterations of the two-class (isodata) threshold.
+const ISODATA_ITERATIONS: usize = 12;
 
 /// What lies at a point of the catheter-centred frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -255,6 +283,13 @@ pub struct BesideWorkspace {
     seeds: Vec<[f64; 2]>,
     seed_means: Vec<f64>,
     wall_mean: f32,
+    /// Box means of the grid (NaN where the box is not covered enough).
+    boxed: Vec<f32>,
+    /// Two-class means (dark, bright) of the vessel interior ([`two_class_means`]).
+    class_means: Option<(f32, f32)>,
+    /// Grid geometry of the last [`find_seeds`]: side and origin, mm.
+    grid_m: usize,
+    grid_x0: f64,
     pol: Plane<f32>,
     cost: Plane<f32>,
     lo: Vec<usize>,
@@ -276,18 +311,21 @@ pub fn find_lumen_beside(
 ) -> bool {
     find_seeds(view, ws);
     let mut found = false;
-    ws.best.evidence.z = f64::NEG_INFINITY;
+    let mut best_z = f64::NEG_INFINITY;
     for k in 0..ws.seeds.len() {
         let mut c = ws.seeds[k];
-        let mut means = (ws.seed_means[k] as f32, ws.wall_mean);
+        let mut means = ws.class_means.unwrap_or((ws.seed_means[k] as f32, ws.wall_mean));
         let mut ok = false;
         for _ in 0..MAX_ITERATIONS {
-            if !(means.1 > means.0) || !border_about(view, c, means, params, ws) {
+            if !(means.1 > means.0) || !border_about(view, c, means, speckle_sd, params, ws) {
                 break;
             }
             ok = true;
-            let e = region_evidence(view, ws.cand.center_mm, &ws.cand.radii_mm, speckle_sd);
-            means = (e.mean_in as f32, e.mean_out as f32);
+            // Chan–Vese alternation: the means become those of the region and of the rest of
+            // the vessel interior (not of a band just outside: from a region that covers only
+            // part of the lumen, such a band lies in the lumen and keeps the region small).
+            let Some(m) = grid_split(ws, ws.cand.center_mm, &ws.cand.radii_mm) else { break };
+            means = (m.0 as f32, m.1 as f32);
             let Some(cen) = centroid(&ws.cand) else { break };
             let moved = (cen[0] - c[0]).hypot(cen[1] - c[1]);
             if moved < 0.03 || !matches!(view.at(cen), At::Value(_) | At::Shadow) {
@@ -299,7 +337,15 @@ pub fn find_lumen_beside(
             continue;
         }
         ws.cand.evidence = region_evidence(view, ws.cand.center_mm, &ws.cand.radii_mm, speckle_sd);
-        if ws.cand.evidence.z > ws.best.evidence.z && ws.cand.evidence.contrast_sd > 0.0 {
+        // The candidates compete by the two-region energy they remove with the frame's
+        // two-class means (fixed for all of them): `A_in · (c_mid − mean_in)`, the region term
+        // of the Chan–Vese energy the search minimised. A small, very dark artefact removes
+        // little of it; the lumen, moderately dark over a large area, removes most.
+        let c_mid = ws.class_means.map_or(0.5 * (ws.seed_means[k] + ws.wall_mean as f64), |m| 0.5 * (m.0 + m.1) as f64);
+        let split_z = grid_split(ws, ws.cand.center_mm, &ws.cand.radii_mm)
+            .map_or(f64::NEG_INFINITY, |m| m.2 * SEED_GRID_MM * SEED_GRID_MM * (c_mid - m.0));
+        if split_z > best_z && ws.cand.evidence.contrast_sd > 0.0 {
+            best_z = split_z;
             std::mem::swap(&mut ws.best, &mut ws.cand);
             found = true;
         }
@@ -409,6 +455,22 @@ fn find_seeds(view: &PolarView<'_>, ws: &mut BesideWorkspace) {
         ws.seeds.push(best.1);
         ws.seed_means.push(best.0);
     }
+    // Two-class means of the vessel interior, from the box means (speckle averaged out).
+    ws.grid_m = m;
+    ws.grid_x0 = x0;
+    ws.boxed.clear();
+    ws.boxed.resize(m * m, f32::NAN);
+    for iy in b..m.saturating_sub(b) {
+        for ix in b..m.saturating_sub(b) {
+            if !ws.grid[iy * m + ix].is_nan() {
+                let v = box_mean(ix, iy);
+                if v.is_finite() {
+                    ws.boxed[iy * m + ix] = v as f32;
+                }
+            }
+        }
+    }
+    ws.class_means = two_class_means(&ws.grid, &ws.boxed);
     // Initial outside level: the median of the wall between catheter and media.
     ws.scratch.clear();
     ws.scratch.extend(ws.grid.iter().copied().filter(|v| !v.is_nan()));
@@ -420,11 +482,92 @@ fn find_seeds(view: &PolarView<'_>, ws: &mut BesideWorkspace) {
     };
 }
 
+/// Two-class means (dark, bright) of the vessel interior: the isodata threshold (Ridler &
+/// Calvard \[5\], i.e. two-means clustering) of the box means `boxed`, then the means of the
+/// grid values `grid` on either side of it. `None` when either class is empty.
+fn two_class_means(grid: &[f32], boxed: &[f32]) -> Option<(f32, f32)> {
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &v in boxed.iter().filter(|v| !v.is_nan()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !(hi > lo) {
+        return None;
+    }
+    let mut tau = 0.5 * (lo + hi);
+    for _ in 0..ISODATA_ITERATIONS {
+        let (mut n0, mut s0, mut n1, mut s1) = (0usize, 0.0f64, 0usize, 0.0f64);
+        for &v in boxed.iter().filter(|v| !v.is_nan()) {
+            if v < tau {
+                n0 += 1;
+                s0 += v as f64;
+            } else {
+                n1 += 1;
+                s1 += v as f64;
+            }
+        }
+        if n0 == 0 || n1 == 0 {
+            return None;
+        }
+        let next = (0.5 * (s0 / n0 as f64 + s1 / n1 as f64)) as f32;
+        if next == tau {
+            break;
+        }
+        tau = next;
+    }
+    let (mut n0, mut s0, mut n1, mut s1) = (0usize, 0.0f64, 0usize, 0.0f64);
+    for (&g, &v) in grid.iter().zip(boxed) {
+        if v.is_nan() {
+            continue;
+        }
+        if v < tau {
+            n0 += 1;
+            s0 += g as f64;
+        } else {
+            n1 += 1;
+            s1 += g as f64;
+        }
+    }
+    (n0 > 0 && n1 > 0).then(|| ((s0 / n0 as f64) as f32, (s1 / n1 as f64) as f32))
+}
+
+/// Means of the vessel-interior grid values inside and outside the star-shaped region
+/// (`center_mm`, `radii_mm`) and their counts; `None` when either side is empty.
+fn grid_split(ws: &BesideWorkspace, center_mm: [f64; 2], radii_mm: &[f64]) -> Option<(f64, f64, f64, f64)> {
+    let m = ws.grid_m;
+    let (mut ni, mut si, mut no, mut so) = (0usize, 0.0f64, 0usize, 0.0f64);
+    let r_max = radii_mm.iter().copied().fold(0.0f64, f64::max);
+    for iy in 0..m {
+        let y = ws.grid_x0 + iy as f64 * SEED_GRID_MM;
+        for ix in 0..m {
+            let v = ws.grid[iy * m + ix];
+            if v.is_nan() {
+                continue;
+            }
+            let p = [ws.grid_x0 + ix as f64 * SEED_GRID_MM, y];
+            let (dx, dy) = (p[0] - center_mm[0], p[1] - center_mm[1]);
+            let inside = dx.abs() <= r_max && dy.abs() <= r_max && {
+                let (r, d) = star_radius_at(center_mm, radii_mm, p);
+                d < r
+            };
+            if inside {
+                ni += 1;
+                si += v as f64;
+            } else {
+                no += 1;
+                so += v as f64;
+            }
+        }
+    }
+    (ni > 0 && no > 0).then(|| (si / ni as f64, so / no as f64, ni as f64, no as f64))
+}
+
 /// Optimal closed border about `c` into `ws.cand`; `false` if none.
 fn border_about(
     view: &PolarView<'_>,
     c: [f64; 2],
     means: (f32, f32),
+    speckle_sd: f64,
     params: &SegmentParams,
     ws: &mut BesideWorkspace,
 ) -> bool {
@@ -484,7 +627,16 @@ fn border_about(
     // 4. Optimal closed path with the slope limit at a 0.7 mm radius.
     let arc = 0.7 * std::f64::consts::TAU / n as f64;
     let k = ((params.max_slope * arc / dt).ceil() as usize).clamp(1, 40);
-    let pp = PathParams { max_jump: k, jump_penalty: params.jump_penalty };
+    // Length term of the Chan–Vese energy, `μ · |C|`: a radius change of one sample between
+    // neighbouring rays lengthens the border by about one sample pitch; in the units of the
+    // cost above (area element `t·dθ·dt`, weight `t / 0.5 mm`) that is `μ / (0.5 mm · dθ)`.
+    // `μ` scales with the per-sample noise of the cost, `2σ / (c_out − c_in)`, so a weak
+    // contrast (noisier cost) gives a smoother border (see [`LENGTH_WEIGHT_MM`]).
+    let noise = (2.0 * speckle_sd / span as f64).clamp(0.5, 6.0);
+    let mu = LENGTH_WEIGHT_MM * noise;
+    let dtheta = std::f64::consts::TAU / n as f64;
+    let penalty = (mu / (0.5 * dtheta)) as f32;
+    let pp = PathParams { max_jump: k, jump_penalty: penalty.max(params.jump_penalty) };
     if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut ws.out).is_none() {
         return false;
     }
@@ -642,4 +794,205 @@ pub struct TrueLumenEvidence {
     pub eem_alone_sd: f64,
     /// EEM contrast of the vessel found jointly with the enclosing lumen, speckle SDs.
     pub eem_joint_sd: f64,
+    /// EEM contrast of the catheter-centred vessel found on its own and of the re-centred one
+    /// ([`recentred_eem`]; NaN when not searched), speckle SDs.
+    pub eem_recentred_sd: [f64; 2],
+    /// Whether the re-centred EEM replaced the vessel found on its own.
+    pub eem_recentred: bool,
+}
+
+/// Rays of the re-centred EEM search ([`recentred_eem`]).
+pub const EEM_RAYS: usize = 180;
+/// Radius at which the slope limit of the re-centred EEM search is set, mm (as the
+/// catheter-centred vessel search).
+const EEM_SLOPE_RADIUS_MM: f64 = 1.5;
+/// Re-centring passes of [`recentred_eem`].
+const EEM_PASSES: usize = 2;
+
+/// Reusable buffers for [`recentred_eem`].
+#[derive(Debug, Default, Clone)]
+pub struct EemWorkspace {
+    pol: Plane<f32>,
+    cost: Plane<f32>,
+    pre: Vec<f32>,
+    bad: Vec<u32>,
+    lo: Vec<usize>,
+    hi: Vec<usize>,
+    path: PathWorkspace,
+    out: Vec<usize>,
+    radii: Vec<f64>,
+    /// Centre of the last re-centred search, catheter-centred mm.
+    pub center_mm: [f64; 2],
+}
+
+/// Area centroid of the closed polygon through `pts`.
+fn polygon_centroid(pts: impl Iterator<Item = [f64; 2]> + Clone) -> Option<[f64; 2]> {
+    let mut it = pts.clone().chain(pts.take(1)).peekable();
+    let (mut a, mut cx, mut cy) = (0.0, 0.0, 0.0);
+    while let Some(p) = it.next() {
+        let Some(&q) = it.peek() else { break };
+        let cr = p[0] * q[1] - q[0] * p[1];
+        a += cr;
+        cx += (p[0] + q[0]) * cr;
+        cy += (p[1] + q[1]) * cr;
+    }
+    (a.abs() > 1e-12).then(|| [cx / (3.0 * a), cy / (3.0 * a)])
+}
+
+/// EEM searched again about the vessel's own centre, for a catheter that sits in the wall.
+///
+/// Seen from a catheter close to the EEM (subintimal position) the EEM is far from a circle:
+/// its radius climbs from ~0.3 mm to several mm within a few tens of degrees. The
+/// catheter-centred path search (slope limit and jump penalty set for concentric vessels)
+/// cannot follow that climb and cuts across the vessel — through a lumen beside the catheter,
+/// which the beside search then cannot extend beyond. Here the same EEM cost as the
+/// catheter-centred search (dark media window, bright adventitia window, plaque brighter than
+/// media; `segment::vessel_cost`) is evaluated along [`EEM_RAYS`] rays from the centroid of
+/// the vessel `eem` (catheter-line samples), where the EEM is nearly circular, and the globally
+/// optimal closed path (Sonka et al. \[1\]) with the segment parameters' slope limit and jump
+/// penalty is searched; the path must enclose the catheter (`min_wall_mm` beyond the exclusion
+/// disc on rays that cross it). Then once more from the new vessel's centroid (the first
+/// centroid is pulled toward the catheter by the wrong EEM). Rays samples on shadowed catheter
+/// lines are masked (their cost is neutral, so the path bridges them). The result is written
+/// into `out` as one sample per catheter line (first exit of the catheter ray from the
+/// star-shaped region). Re-centring the polar transform on the object is the idea of the
+/// radial search of active-contour initialisation in IVUS (e.g. Klingensmith et al., "Evaluation
+/// of three-dimensional segmentation algorithms for the identification of luminal and
+/// medial–adventitial borders in intravascular ultrasound images", IEEE TMI 19(10):996–1011,
+/// 2000); we differ in keeping the catheter-centred cost along the new rays.
+///
+/// `view` must have no wall limit (`wall_mm` empty) and be the speckle-filtered normalised frame.
+/// Returns `false` (and leaves `out` alone) when no path was found.
+pub fn recentred_eem(
+    view: &PolarView<'_>,
+    eem: &[usize],
+    params: &SegmentParams,
+    ws: &mut EemWorkspace,
+    out: &mut Vec<usize>,
+) -> bool {
+    let geom = view.geom;
+    let dt = geom.mm_per_sample;
+    let nl = geom.n_lines;
+    if eem.len() != nl || nl == 0 {
+        return false;
+    }
+    let pts = eem.iter().enumerate().map(|(l, &s)| {
+        let a = geom.angle_deg_of_line(l as f64).to_radians();
+        let r = s as f64 * dt;
+        [r * a.cos(), r * a.sin()]
+    });
+    let Some(mut c) = polygon_centroid(pts) else { return false };
+    let samples = |mm: f64| ((mm / dt).round() as usize).max(2);
+    let (wm, wa) = (samples(params.media_mm), samples(params.adventitia_mm));
+    let back = 2 * wm + wm / 2;
+    let reach = params.max_vessel_radius_mm.min(geom.depth_mm());
+    let n = EEM_RAYS;
+    let mut found = false;
+    for _ in 0..EEM_PASSES {
+        let ns = ((2.0 * reach / dt).ceil() as usize).max(16);
+        ws.pol.resize(n, ns);
+        ws.cost.resize(n, ns);
+        ws.lo.clear();
+        ws.hi.clear();
+        let rc = view.exclusion_mm;
+        for l in 0..n {
+            let (sn, cs) = (l as f64 * std::f64::consts::TAU / n as f64).sin_cos();
+            // Exit from the catheter disc along the ray (it lies inside the vessel).
+            let b = c[0] * cs + c[1] * sn;
+            let disc = b * b - (c[0] * c[0] + c[1] * c[1] - rc * rc);
+            let t_exit = if disc > 0.0 { (-b + disc.sqrt()).max(0.0) } else { 0.0 };
+            let row = ws.pol.row_mut(l);
+            let mut end = ns;
+            for (k, o) in row.iter_mut().enumerate() {
+                let t = k as f64 * dt;
+                let p = [c[0] + t * cs, c[1] + t * sn];
+                *o = match view.at(p) {
+                    At::Value(v) => v,
+                    At::Shadow => f32::NAN,
+                    At::Blocked if t < t_exit + dt => f32::NAN,
+                    At::Blocked => {
+                        end = k;
+                        f32::NAN
+                    }
+                };
+                if end < ns || p[0].hypot(p[1]) > reach {
+                    end = end.min(k);
+                    break;
+                }
+            }
+            row[end..].fill(f32::NAN);
+            // Prefix sums of values and of masked samples.
+            ws.pre.clear();
+            ws.bad.clear();
+            ws.pre.push(0.0);
+            ws.bad.push(0);
+            for &v in row.iter() {
+                let (x, m) = if v.is_nan() { (0.0, 1) } else { (v, 0) };
+                ws.pre.push(ws.pre.last().copied().unwrap_or(0.0) + x);
+                ws.bad.push(ws.bad.last().copied().unwrap_or(0) + m);
+            }
+            let crow = ws.cost.row_mut(l);
+            crow.fill(0.0);
+            let lo = (((t_exit + params.min_wall_mm) / dt).ceil() as usize).max(back);
+            let hi = end.saturating_sub(wa + 1);
+            for s in lo..=hi.max(lo).min(ns - 1) {
+                if s + wa > ns || ws.bad[s + wa] != ws.bad[s - back] {
+                    continue;
+                }
+                let mean = |a: usize, b: usize| (ws.pre[b] - ws.pre[a]) / (b - a) as f32;
+                let media = mean(s - wm, s);
+                let adv = mean(s, s + wa);
+                let plaque = mean(s - back, s - wm);
+                crow[s] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
+            }
+            ws.lo.push(lo.min(ns - 1));
+            ws.hi.push(hi.max(lo).min(ns - 1));
+        }
+        let arc = EEM_SLOPE_RADIUS_MM * std::f64::consts::TAU / n as f64;
+        let k = ((params.max_slope * arc / dt).ceil() as usize).clamp(1, 12);
+        let pp = PathParams { max_jump: k, jump_penalty: params.jump_penalty };
+        if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut ws.out).is_none() {
+            break;
+        }
+        ws.radii.clear();
+        ws.radii.extend(ws.out.iter().map(|&s| s as f64 * dt));
+        ws.center_mm = c;
+        found = true;
+        let pts = ws.radii.iter().enumerate().map(|(i, &r)| {
+            let (sn, cs) = (i as f64 * std::f64::consts::TAU / n as f64).sin_cos();
+            [c[0] + r * cs, c[1] + r * sn]
+        });
+        let Some(c2) = polygon_centroid(pts) else { break };
+        if (c2[0] - c[0]).hypot(c2[1] - c[1]) < 0.1 {
+            break;
+        }
+        c = c2;
+    }
+    if !found {
+        return false;
+    }
+    // Back to catheter lines: first exit of each catheter ray from the star-shaped region.
+    out.clear();
+    let (c, radii) = (ws.center_mm, &ws.radii);
+    let max_s = geom.n_samples.saturating_sub(1);
+    for l in 0..nl {
+        let a = geom.angle_deg_of_line(l as f64).to_radians();
+        let (sn, cs) = a.sin_cos();
+        let inside = |t: f64| {
+            let (r, d) = star_radius_at(c, radii, [t * cs, t * sn]);
+            d < r
+        };
+        let step = 0.05;
+        let (mut t0, mut t1) = (0.0, step);
+        while t1 < 2.0 * reach && inside(t1) {
+            t0 = t1;
+            t1 += step;
+        }
+        for _ in 0..10 {
+            let m = 0.5 * (t0 + t1);
+            if inside(m) { t0 = m } else { t1 = m }
+        }
+        out.push(((0.5 * (t0 + t1) / dt).round() as usize).min(max_s));
+    }
+    true
 }
