@@ -625,14 +625,9 @@ impl Pipeline {
         self.wall_mm.clear();
         self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
         // A catheter in the wall: the EEM searched again about the vessel's own centre
-        // (`beside::recentred_eem`), kept when its media/adventitia contrast is not lower.
-        let gap_alone_mm = self
-            .wall_path
-            .iter()
-            .zip(&self.shadows.bridge)
-            .filter(|(_, sh)| !**sh)
-            .map(|(&s, _)| s as f64 * mmps - catheter_radius_mm)
-            .fold(f64::INFINITY, f64::min);
+        // (`beside::recentred_eem`); its contrast next to the catheter-centred one is recorded
+        // for `last_true_lumen`.
+        let gap_alone_mm = min_gap_mm(&self.wall_path, &self.shadows.bridge, mmps, catheter_radius_mm);
         let wall_ok = self.wall_path.len() == n;
         let (mut recentred_sd, mut recentred) = ([f64::NAN; 2], false);
         if wall_ok && gap_alone_mm <= self.config.segment.subintimal_max_eem_gap_mm {
@@ -652,11 +647,9 @@ impl Pipeline {
                 // the grazing angles of an eccentric EEM its windows straddle the border; on the
                 // tuning frames it preferred the wrong, catheter-centred EEM in 4 of 8 cases).
                 recentred = true;
-                if recentred {
-                    std::mem::swap(&mut self.wall_path, &mut self.wall_recentred);
-                    self.wall_mm.clear();
-                    self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
-                }
+                std::mem::swap(&mut self.wall_path, &mut self.wall_recentred);
+                self.wall_mm.clear();
+                self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
             }
         }
         // Enclosing hypothesis as radii along the evidence rays.
@@ -682,14 +675,7 @@ impl Pipeline {
         // Anatomical precondition of a subintimal catheter: the EEM found on its own passes
         // close to the catheter somewhere. Without it the beside search is not run at all
         // (it could not be used), which keeps ordinary frames at the cost of one path search.
-        let eem_gap_mm = self
-            .wall_path
-            .iter()
-            .zip(&self.shadows.bridge)
-            .filter(|(_, sh)| !**sh)
-            .map(|(&s, _)| s as f64 * mmps - catheter_radius_mm)
-            .fold(f64::INFINITY, f64::min)
-            .min(gap_alone_mm);
+        let eem_gap_mm = min_gap_mm(&self.wall_path, &self.shadows.bridge, mmps, catheter_radius_mm).min(gap_alone_mm);
         let beside = self.config.lumen_beside_catheter
             && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
             && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
@@ -975,4 +961,14 @@ pub fn process_batch_timed(
             },
         )
         .collect())
+}
+
+/// Smallest distance (mm) from the catheter sheath (`catheter_radius_mm`) to a border given as
+/// one sample per line (`path`), over the lines not in an acoustic shadow; infinite if none.
+fn min_gap_mm(path: &[usize], shadowed: &[bool], mm_per_sample: f64, catheter_radius_mm: f64) -> f64 {
+    path.iter()
+        .zip(shadowed)
+        .filter(|(_, sh)| !**sh)
+        .map(|(&s, _)| s as f64 * mm_per_sample - catheter_radius_mm)
+        .fold(f64::INFINITY, f64::min)
 }

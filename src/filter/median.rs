@@ -117,6 +117,39 @@ fn as_bytes(src: &[f32], bytes: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Loads the windows of the `L` neighbouring outputs starting at column `j0` into `w`, one
+/// vector of `L` lanes per window element (lines `lines`, columns `±rs`), columns clamped at the
+/// row ends; shared by the `f32` and byte paths.
+#[inline(always)]
+fn load_windows<'a, T: Copy + 'a, const L: usize>(
+    w: &mut [[T; L]; WIN],
+    lines: &[usize],
+    row_of: impl Fn(usize) -> &'a [T],
+    j0: usize,
+    cols: usize,
+    rs: usize,
+    wc: usize,
+) {
+    let interior = j0 >= rs && j0 + L + rs <= cols;
+    let mut idx = 0;
+    for &l in lines {
+        let row = row_of(l);
+        for dc in 0..wc {
+            if interior {
+                let start = j0 + dc - rs;
+                w[idx & (WIN - 1)].copy_from_slice(&row[start..start + L]);
+            } else {
+                for lane in 0..L {
+                    let jj = (j0 + lane).min(cols - 1);
+                    let c = (jj + dc).saturating_sub(rs).min(cols - 1);
+                    w[idx & (WIN - 1)][lane] = row[c];
+                }
+            }
+            idx += 1;
+        }
+    }
+}
+
 pub(super) fn median_into(src: &PolarImage, dst: &mut PolarImage, rl: usize, rs: usize, ws: &mut SpeckleWorkspace) {
     let (rows, cols) = src.shape();
     let wl = 2 * rl + 1;
@@ -143,24 +176,7 @@ pub(super) fn median_into(src: &PolarImage, dst: &mut PolarImage, rl: usize, rs:
         let out = dst.row_mut(i);
         let mut j0 = 0;
         while j0 < cols {
-            let interior = j0 >= rs && j0 + LANES + rs <= cols;
-            let mut idx = 0;
-            for &l in &lines[..wl] {
-                let row = src.row(l);
-                for dc in 0..wc {
-                    if interior {
-                        let start = j0 + dc - rs;
-                        w[idx & (WIN - 1)].copy_from_slice(&row[start..start + LANES]);
-                    } else {
-                        for lane in 0..LANES {
-                            let jj = (j0 + lane).min(cols - 1);
-                            let c = (jj + dc).saturating_sub(rs).min(cols - 1);
-                            w[idx & (WIN - 1)][lane] = row[c];
-                        }
-                    }
-                    idx += 1;
-                }
-            }
+            load_windows(&mut w, &lines[..wl], |l| src.row(l), j0, cols, rs, wc);
             run_network(&mut w, net);
             let n_out = LANES.min(cols - j0);
             out[j0..j0 + n_out].copy_from_slice(&w[mid][..n_out]);
@@ -221,24 +237,7 @@ fn median_u8_body(src: &[u8], rows: usize, cols: usize, rl: usize, rs: usize, ne
         let out = dst.row_mut(i);
         let mut j0 = 0;
         while j0 < cols {
-            let interior = j0 >= rs && j0 + LANES_U8 + rs <= cols;
-            let mut idx = 0;
-            for &l in &lines[..wl] {
-                let row = &src[l * cols..(l + 1) * cols];
-                for dc in 0..wc {
-                    if interior {
-                        let start = j0 + dc - rs;
-                        w[idx & (WIN - 1)].copy_from_slice(&row[start..start + LANES_U8]);
-                    } else {
-                        for lane in 0..LANES_U8 {
-                            let jj = (j0 + lane).min(cols - 1);
-                            let c = (jj + dc).saturating_sub(rs).min(cols - 1);
-                            w[idx & (WIN - 1)][lane] = row[c];
-                        }
-                    }
-                    idx += 1;
-                }
-            }
+            load_windows(&mut w, &lines[..wl], |l| &src[l * cols..(l + 1) * cols], j0, cols, rs, wc);
             run_network_u8(&mut w, net);
             let n_out = LANES_U8.min(cols - j0);
             for (o, &v) in out[j0..j0 + n_out].iter_mut().zip(&w[mid][..n_out]) {
