@@ -102,6 +102,7 @@
 
 use super::SegmentParams;
 use super::path::{PathParams, PathWorkspace, optimal_closed_path};
+use super::fastmath::atan2_deg;
 use crate::geometry::PolarGeometry;
 use crate::plane::Plane;
 
@@ -167,26 +168,39 @@ pub struct PolarView<'a> {
 
 impl PolarView<'_> {
     fn at(&self, p: [f64; 2]) -> At {
-        let r = p[0].hypot(p[1]);
-        if r < self.exclusion_mm {
+        let r2 = p[0] * p[0] + p[1] * p[1];
+        if r2 < self.exclusion_mm * self.exclusion_mm {
             return At::Blocked;
         }
+        let r = r2.sqrt();
         let (n, ns) = self.image.shape();
-        let ang = p[1].atan2(p[0]).to_degrees();
-        let fl = self.geom.line_of_angle_deg(ang);
-        let l0 = (fl.floor() as usize) % n;
-        let l1 = (l0 + 1) % n;
-        let nearest = if fl - fl.floor() < 0.5 { l0 } else { l1 };
+        // Fractional line index: [`PolarGeometry::line_of_angle_deg`] with the fast `atan2`
+        // and a cheap wrap (the angle is already in [0, 360)).
+        let g = self.geom;
+        let nf = n as f64;
+        let mut fl = (atan2_deg(p[1], p[0]) - g.line0_angle_deg) * (g.rotation.sign() * nf / 360.0);
+        if fl < 0.0 {
+            fl += nf;
+        }
+        if !(0.0..nf).contains(&fl) {
+            fl = fl.rem_euclid(nf);
+        }
+        // `fl` and `fs` are non-negative: truncation is the floor.
+        let l0i = fl as usize;
+        let tl = fl - l0i as f64;
+        let l0 = if l0i >= n { l0i - n } else { l0i };
+        let l1 = if l0 + 1 == n { 0 } else { l0 + 1 };
+        let nearest = if tl < 0.5 { l0 } else { l1 };
         let wall = self.wall_mm.get(nearest).copied().unwrap_or(f64::INFINITY);
-        let fs = r / self.geom.mm_per_sample;
+        let fs = r / g.mm_per_sample;
         if r >= wall || fs >= (ns - 1) as f64 {
             return At::Blocked;
         }
         if self.shadowed.get(nearest).copied().unwrap_or(false) {
             return At::Shadow;
         }
-        let s0 = fs.floor() as usize;
-        let (tl, ts) = ((fl - fl.floor()) as f32, (fs - s0 as f64) as f32);
+        let s0 = fs as usize;
+        let (tl, ts) = (tl as f32, (fs - s0 as f64) as f32);
         let v = |l: usize| {
             let row = self.image.row(l);
             row[s0] + ts * (row[s0 + 1] - row[s0])
@@ -685,11 +699,12 @@ pub fn patent_lumen(contrast_sd: f64) -> bool {
 fn star_radius_at(center_mm: [f64; 2], radii_mm: &[f64], p: [f64; 2]) -> (f64, f64) {
     let n = radii_mm.len();
     let (dx, dy) = (p[0] - center_mm[0], p[1] - center_mm[1]);
-    let a = dy.atan2(dx).rem_euclid(std::f64::consts::TAU) * n as f64 / std::f64::consts::TAU;
-    let i0 = (a.floor() as usize) % n;
-    let f = a - a.floor();
-    let r = radii_mm[i0] + f * (radii_mm[(i0 + 1) % n] - radii_mm[i0]);
-    (r, dx.hypot(dy))
+    let a = atan2_deg(dy, dx) * (n as f64 / 360.0);
+    // `a` is in [0, n): truncation is the floor.
+    let i0 = (a as usize).min(n - 1);
+    let f = a - i0 as f64;
+    let r = radii_mm[i0] + f * (radii_mm[if i0 + 1 == n { 0 } else { i0 + 1 }] - radii_mm[i0]);
+    (r, (dx * dx + dy * dy).sqrt())
 }
 
 /// Two-region split of the whole admissible wall interior of `view` (inside the vessel minus
@@ -915,7 +930,7 @@ pub fn recentred_eem(
                         f32::NAN
                     }
                 };
-                if end < ns || p[0].hypot(p[1]) > reach {
+                if end < ns || p[0] * p[0] + p[1] * p[1] > reach * reach {
                     end = end.min(k);
                     break;
                 }

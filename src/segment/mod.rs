@@ -39,6 +39,7 @@
 //! used to repeat it as its "wall" search (−3.5 M).
 
 pub mod beside;
+mod fastmath;
 pub mod path;
 pub mod refine;
 
