@@ -101,8 +101,8 @@
 //!     IEEE Trans. Systems, Man, and Cybernetics 8(8):630–632, 1978.
 
 use super::SegmentParams;
-use super::path::{PathParams, PathWorkspace, optimal_closed_path};
 use super::fastmath::atan2_deg;
+use super::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::geometry::PolarGeometry;
 use crate::plane::Plane;
 
