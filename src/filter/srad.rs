@@ -438,6 +438,23 @@ mod avx {
         (1..last).step_by(L).chain(std::iter::once(last))
     }
 
+    /// Eight diffusion coefficients ([`super::coef`], one division) from the north, south,
+    /// west, east and centre samples; shared by [`coef_row`] and [`step_row`].
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn coef8(vn: __m256, vs: __m256, vw: __m256, ve: __m256, vc: __m256, va: __m256, vb: __m256) -> __m256 {
+        let (eight, one, tiny) = (_mm256_set1_ps(8.0), _mm256_set1_ps(1.0), _mm256_set1_ps(f32::MIN_POSITIVE));
+        let (dn, ds) = (_mm256_sub_ps(vn, vc), _mm256_sub_ps(vs, vc));
+        let (dw, de) = (_mm256_sub_ps(vw, vc), _mm256_sub_ps(ve, vc));
+        let g = _mm256_fmadd_ps(dn, dn, _mm256_fmadd_ps(ds, ds, _mm256_fmadd_ps(dw, dw, _mm256_mul_ps(de, de))));
+        let l = _mm256_add_ps(_mm256_add_ps(dn, ds), _mm256_add_ps(dw, de));
+        let sum = _mm256_add_ps(_mm256_add_ps(vn, vs), _mm256_add_ps(vw, ve));
+        let s2 = _mm256_mul_ps(sum, sum);
+        let den = _mm256_fmadd_ps(vb, s2, _mm256_fmsub_ps(eight, g, _mm256_mul_ps(l, l)));
+        let q = _mm256_div_ps(_mm256_mul_ps(va, s2), _mm256_max_ps(den, tiny));
+        _mm256_min_ps(q, one)
+    }
+
     /// See [`super::coef_row`].
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn coef_row(n: &[f32], c: &[f32], s: &[f32], a: f32, b: f32, out: &mut [f32]) {
@@ -450,7 +467,6 @@ mod avx {
         out[0] = super::coef(n[0], s[0], c[0], c[1], c[0], a, b);
         out[m - 1] = super::coef(n[m - 1], s[m - 1], c[m - 2], c[m - 1], c[m - 1], a, b);
         let (va, vb) = (_mm256_set1_ps(a), _mm256_set1_ps(b));
-        let (eight, one, tiny) = (_mm256_set1_ps(8.0), _mm256_set1_ps(1.0), _mm256_set1_ps(f32::MIN_POSITIVE));
         for j in blocks(m) {
             // SAFETY: `1 <= j` and `j + L <= m - 1`, so every load and the store (offsets
             // `j - 1 ..= j + L`) stay within the slices of length `m` checked above.
@@ -460,16 +476,7 @@ mod avx {
                 let vw = _mm256_loadu_ps(c.as_ptr().add(j - 1));
                 let ve = _mm256_loadu_ps(c.as_ptr().add(j + 1));
                 let vc = _mm256_loadu_ps(c.as_ptr().add(j));
-                let (dn, ds) = (_mm256_sub_ps(vn, vc), _mm256_sub_ps(vs, vc));
-                let (dw, de) = (_mm256_sub_ps(vw, vc), _mm256_sub_ps(ve, vc));
-                let g =
-                    _mm256_fmadd_ps(dn, dn, _mm256_fmadd_ps(ds, ds, _mm256_fmadd_ps(dw, dw, _mm256_mul_ps(de, de))));
-                let l = _mm256_add_ps(_mm256_add_ps(dn, ds), _mm256_add_ps(dw, de));
-                let sum = _mm256_add_ps(_mm256_add_ps(vn, vs), _mm256_add_ps(vw, ve));
-                let s2 = _mm256_mul_ps(sum, sum);
-                let den = _mm256_fmadd_ps(vb, s2, _mm256_fmsub_ps(eight, g, _mm256_mul_ps(l, l)));
-                let q = _mm256_div_ps(_mm256_mul_ps(va, s2), _mm256_max_ps(den, tiny));
-                _mm256_storeu_ps(out.as_mut_ptr().add(j), _mm256_min_ps(q, one));
+                _mm256_storeu_ps(out.as_mut_ptr().add(j), coef8(vn, vs, vw, ve, vc, va, vb));
             }
         }
     }
@@ -542,7 +549,6 @@ mod avx {
         cs[0] = super::coef(c[0], ss[0], s[0], s[1], s[0], a, b);
         cs[m - 1] = super::coef(c[m - 1], ss[m - 1], s[m - 2], s[m - 1], s[m - 1], a, b);
         let (va, vb) = (_mm256_set1_ps(a), _mm256_set1_ps(b));
-        let (eight, one, tiny) = (_mm256_set1_ps(8.0), _mm256_set1_ps(1.0), _mm256_set1_ps(f32::MIN_POSITIVE));
         let (vdt, two) = (_mm256_set1_ps(dt), _mm256_set1_ps(2.0));
         let last = m - 1 - L;
         let mut j = 1;
@@ -556,16 +562,7 @@ mod avx {
                 let vss = _mm256_loadu_ps(ss.as_ptr().add(j));
                 let vsw = _mm256_loadu_ps(s.as_ptr().add(j - 1));
                 let vse = _mm256_loadu_ps(s.as_ptr().add(j + 1));
-                let (dn, ds) = (_mm256_sub_ps(vc, vs), _mm256_sub_ps(vss, vs));
-                let (dw, de) = (_mm256_sub_ps(vsw, vs), _mm256_sub_ps(vse, vs));
-                let g =
-                    _mm256_fmadd_ps(dn, dn, _mm256_fmadd_ps(ds, ds, _mm256_fmadd_ps(dw, dw, _mm256_mul_ps(de, de))));
-                let l = _mm256_add_ps(_mm256_add_ps(dn, ds), _mm256_add_ps(dw, de));
-                let sum = _mm256_add_ps(_mm256_add_ps(vc, vss), _mm256_add_ps(vsw, vse));
-                let s2 = _mm256_mul_ps(sum, sum);
-                let den = _mm256_fmadd_ps(vb, s2, _mm256_fmsub_ps(eight, g, _mm256_mul_ps(l, l)));
-                let q = _mm256_div_ps(_mm256_mul_ps(va, s2), _mm256_max_ps(den, tiny));
-                let vcs = _mm256_min_ps(q, one);
+                let vcs = coef8(vc, vss, vsw, vse, vs, va, vb);
                 _mm256_storeu_ps(cs.as_mut_ptr().add(j), vcs);
                 // Update of this row: centre `c`, north `n`, south `s`.
                 let vn = _mm256_loadu_ps(n.as_ptr().add(j));
