@@ -20,9 +20,9 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PolarView, RegionEvidence, TrueLumenEvidence,
-    beside_wins, find_lumen_beside, partition_evidence, partition_evidence_within, patent_lumen, recentred_eem,
-    region_evidence, window_sd,
+    BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PolarView, RegionEvidence, SPECKLE_SD_DB,
+    TrueLumenEvidence, beside_wins, find_lumen_beside, partition_evidence, partition_evidence_within, patent_lumen,
+    recentred_eem, refine_beside_border, region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{RefineParams, RefineWorkspace, refine_vessel_border, refine_vessel_border_cartesian};
@@ -791,6 +791,10 @@ impl Pipeline {
             if self.wall_path.len() == n {
                 self.seg.borders.vessel.clone_from(&self.wall_path);
             }
+            // Its border at the half-power point of the unfiltered frame, like the EEM's.
+            let db_per_grey = self.config.vessel_refine.db_per_grey.unwrap_or(SPECKLE_SD_DB / raw_sd);
+            let raw_view = PolarView { image: &self.polar, ..view };
+            refine_beside_border(&raw_view, db_per_grey, &self.config.vessel_refine, &mut self.beside);
             let pts = self.beside.best.points_mm().map(|p| [round4(p[0]), round4(p[1])]).collect();
             (Some(Contour::new(pts)), CatheterPosition::Subintimal)
         } else if patent {

@@ -36,6 +36,15 @@
 //!    of the catheter-centred search was tried first: from a seed in a dark speckle blob it
 //!    outlined the blob, 0.03–0.2 mm², instead of the lumen.)
 //!
+//! 4. *Half-power border* ([`refine_beside_border`]): the region search works on log-compressed
+//!    intensities, whose half-way point lies on the dark side of the true step; the chosen
+//!    region's border is moved, ray by ray, to the half-power point of the unfiltered frame's
+//!    aligned mean ray profile, as the EEM is ([`super::refine`]). Tuning CTO frames 1000–1299:
+//!    subintimal lumen Jaccard 0.617 → 0.650 (median found/true area of the well-placed lumens
+//!    0.865 → 0.930 occluded, 0.773 → 0.822 patent); held-out 0.632 → 0.664. What remains of
+//!    the under-estimate is the lateral blur of the beam along the lumen's sides (mean ray
+//!    profiles there rise over ~0.3 mm), left as it is.
+//!
 //! *The wall.* The rays stop at the EEM found on its own minus the media, so a wrong EEM
 //! truncates the lumen. Seen from a subintimal catheter the EEM radius climbs from ~0.3 mm to
 //! several mm within a few tens of degrees, which the catheter-centred path search (slope limit
@@ -103,6 +112,7 @@
 use super::SegmentParams;
 use super::fastmath::atan2_deg;
 use super::path::{PathParams, PathWorkspace, optimal_closed_path};
+use super::refine::{DarkLevel, RefineParams, profile_crossing};
 use crate::geometry::PolarGeometry;
 use crate::plane::Plane;
 
@@ -210,6 +220,90 @@ impl PolarView<'_> {
     }
 }
 
+/// Smallest lumen → wall rise of a mean ray profile that [`refine_beside_border`] refines, dB.
+/// Lower than the EEM's [`super::refine::MIN_RISE_DB`]: occlusive plaque is only 6–12 dB
+/// below the wall around it.
+pub const LUMEN_MIN_RISE_DB: f64 = 3.0;
+
+/// Moves the border of the lumen beside the catheter, `ws.best`, to the **half-power point**
+/// of the lumen → wall rise along each ray from its centre, as [`super::refine`] does for the
+/// EEM (same reason: the region search works on log-compressed intensities, whose half-way
+/// point lies on the dark side of the true step, Wagner et al. 1983; on the tuning CTO frames
+/// 1000–1299 the beside lumens came out at a median 86 % of the true area, patent ones 77 %).
+/// `view` must show the *unfiltered* log-compressed polar frame; `db_per_grey` is its
+/// decompression (the EEM refinement's, [`SPECKLE_SD_DB`] over the speckle SD). For every ray
+/// the profiles of the rays within `±params.window_deg` are aligned on the region's border and
+/// averaged (samples on the catheter, beyond the wall or in shadow left out); the crossing of
+/// the mean profile ([`LUMEN_MIN_RISE_DB`] rise at least) becomes the ray's radius, provided
+/// that point is still admissible (not in the catheter nor beyond the wall). Returns the number
+/// of rays moved.
+pub fn refine_beside_border(
+    view: &PolarView<'_>,
+    db_per_grey: f64,
+    params: &RefineParams,
+    ws: &mut BesideWorkspace,
+) -> usize {
+    let n = ws.best.radii_mm.len();
+    if !params.enabled || n < 3 || !(db_per_grey > 0.0 && db_per_grey.is_finite()) {
+        return 0;
+    }
+    let h = view.geom.mm_per_sample;
+    let k_in = ((params.inner_mm / h).round() as usize).max(2);
+    let k_out = ((params.outer_mm / h).round() as usize).max(2);
+    let width = 2 * k_in + k_out + 1;
+    let c = ws.best.center_mm;
+    let ray = |i: usize| (i as f64 * std::f64::consts::TAU / n as f64).sin_cos();
+    ws.ray_profiles.clear();
+    ws.ray_profiles.resize(n * width, f64::NAN);
+    for i in 0..n {
+        let (sn, cs) = ray(i);
+        let r0 = ws.best.radii_mm[i] - k_in as f64 * h;
+        for j in 0..width {
+            let t = r0 + j as f64 * h;
+            if t > 0.0 {
+                if let At::Value(v) = view.at([c[0] + t * cs, c[1] + t * sn]) {
+                    ws.ray_profiles[i * width + j] = v as f64;
+                }
+            }
+        }
+    }
+    let half = ((params.window_deg * n as f64 / 360.0).round() as usize).min((n - 1) / 2);
+    ws.ray_radii.clear();
+    ws.ray_radii.extend_from_slice(&ws.best.radii_mm);
+    let mut moved = 0;
+    for i in 0..n {
+        ws.ray_mean.clear();
+        for j in 0..width {
+            let (mut sum, mut cnt) = (0.0, 0usize);
+            for d in 0..=2 * half {
+                let v = ws.ray_profiles[((i + n + d - half) % n) * width + j];
+                if v.is_finite() {
+                    sum += v;
+                    cnt += 1;
+                }
+            }
+            // At least half the window must see this depth (otherwise speckle dominates).
+            ws.ray_mean.push(if cnt > half { sum / cnt as f64 * db_per_grey } else { f64::NAN });
+        }
+        if !ws.ray_mean[k_in].is_finite() {
+            continue;
+        }
+        let Some(pos) =
+            profile_crossing(&ws.ray_mean, k_in, k_out, LUMEN_MIN_RISE_DB, DarkLevel::InnerMedian, &mut ws.ray_level)
+        else {
+            continue;
+        };
+        let r = ws.best.radii_mm[i] + (pos - k_in as f64) * h;
+        let (sn, cs) = ray(i);
+        if r > 0.0 && !matches!(view.at([c[0] + r * cs, c[1] + r * sn]), At::Blocked) {
+            ws.ray_radii[i] = r;
+            moved += 1;
+        }
+    }
+    std::mem::swap(&mut ws.best.radii_mm, &mut ws.ray_radii);
+    moved
+}
+
 /// Interior/band statistics of a star-shaped region (see [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RegionEvidence {
@@ -313,6 +407,12 @@ pub struct BesideWorkspace {
     /// Best lumen of the last call (valid when [`find_lumen_beside`] returned `true`).
     pub best: BesideLumen,
     cand: BesideLumen,
+    /// Ray profiles of [`refine_beside_border`] (`rays x width`, grey levels, NaN = no echo).
+    ray_profiles: Vec<f64>,
+    /// Mean profile of the current ray window, dB, and its level scratch.
+    ray_mean: Vec<f64>,
+    ray_level: Vec<f64>,
+    ray_radii: Vec<f64>,
 }
 
 /// Searches the best lumen that does not contain the catheter (module docs). `speckle_sd` is

@@ -236,7 +236,7 @@ pub fn refine_vessel_border(
         let inv = db_per_grey / count as f64;
         ws.mean.clear();
         ws.mean.extend(ws.sum.iter().map(|v| v * inv));
-        let pos = profile_crossing(&ws.mean, k_in, k_out, &mut ws.level);
+        let pos = profile_crossing(&ws.mean, k_in, k_out, MIN_RISE_DB, DarkLevel::Darkest, &mut ws.level);
         let Some(pos) = pos else {
             continue;
         };
@@ -282,22 +282,53 @@ fn begin(
     Some(db_per_grey)
 }
 
+/// Dark level of [`profile_crossing`]'s mean profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DarkLevel {
+    /// The darkest point at or inside the border (a thin dark band: the media).
+    Darkest,
+    /// The median of the inner half of the window inside the border (a wide dark region: a
+    /// lumen, whose darkest point in a mean of few profiles would follow the speckle down).
+    InnerMedian,
+}
+
 /// Half-power crossing of a mean profile `mean` (dB, one value per sample or bin) whose
-/// path-search border lies at index `k_in`: the darkest point at or inside `k_in` is the media
-/// level, the median over `k_out` values beyond the border the adventitia level (robust to the
+/// path-search border lies at index `k_in`: the dark level ([`DarkLevel`]) inside `k_in`, and
+/// the median over `k_out` values beyond the border as the bright level (robust to the
 /// speckle left in the mean; a maximum would follow the noise). The first pass starts that
 /// window at the path-search border, the second at the first pass's crossing, so that the rise
-/// itself does not lower the level. `None` without a rise of [`MIN_RISE_DB`].
-fn profile_crossing(mean: &[f64], k_in: usize, k_out: usize, level: &mut Vec<f64>) -> Option<f64> {
+/// itself does not lower the level. `None` without a rise of `min_rise_db`.
+pub(super) fn profile_crossing(
+    mean: &[f64],
+    k_in: usize,
+    k_out: usize,
+    min_rise_db: f64,
+    dark: DarkLevel,
+    level: &mut Vec<f64>,
+) -> Option<f64> {
     let width = mean.len();
     if k_in + 1 >= width {
         return None;
     }
     let (mut j_lo, mut lo_db) = (0usize, f64::INFINITY);
-    for (j, &v) in mean[..=k_in].iter().enumerate() {
-        if v < lo_db {
-            lo_db = v;
-            j_lo = j;
+    match dark {
+        DarkLevel::Darkest => {
+            for (j, &v) in mean[..=k_in].iter().enumerate() {
+                if v < lo_db {
+                    lo_db = v;
+                    j_lo = j;
+                }
+            }
+        }
+        DarkLevel::InnerMedian => {
+            j_lo = k_in / 2;
+            level.clear();
+            level.extend(mean[..=j_lo].iter().copied().filter(|v| v.is_finite()));
+            if level.is_empty() {
+                return None;
+            }
+            let mid = level.len() / 2;
+            lo_db = *level.select_nth_unstable_by(mid, f64::total_cmp).1;
         }
     }
     let mut pos = None;
@@ -311,7 +342,7 @@ fn profile_crossing(mean: &[f64], k_in: usize, k_out: usize, level: &mut Vec<f64
         }
         let mid = level.len() / 2;
         let (_, &mut hi_db, _) = level.select_nth_unstable_by(mid, f64::total_cmp);
-        if !(hi_db - lo_db >= MIN_RISE_DB) {
+        if !(hi_db - lo_db >= min_rise_db) {
             break;
         }
         let Some(c) = half_power_crossing(mean, j_lo, lo_db, hi_db) else {
@@ -556,7 +587,11 @@ pub fn refine_vessel_border_cartesian(
             ws.mean.iter_mut().take_while(|v| !v.is_finite()).for_each(|v| *v = first);
         }
         let ok = empty * 4 <= width && ws.mean.iter().all(|v| v.is_finite());
-        let off = if ok { profile_crossing(&ws.mean, k_in, k_out, &mut ws.level) } else { None };
+        let off = if ok {
+            profile_crossing(&ws.mean, k_in, k_out, MIN_RISE_DB, DarkLevel::Darkest, &mut ws.level)
+        } else {
+            None
+        };
         // Bin `b` covers distances [b, b + 1) * bin_mm - inner_ext; its centre is at b + 0.5.
         ws.sector_offset.push(off.map(|c| (c + 0.5) * bin_mm - inner_ext));
     }
