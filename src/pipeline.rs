@@ -25,7 +25,9 @@ use crate::segment::beside::{
     recentred_eem, refine_beside_border, region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
-use crate::segment::refine::{RefineParams, RefineWorkspace, refine_vessel_border, refine_vessel_border_cartesian};
+use crate::segment::refine::{
+    RefineParams, RefineWorkspace, refine_lumen_border, refine_vessel_border, refine_vessel_border_cartesian,
+};
 use crate::segment::{SegmentParams, SegmentWorkspace, eem_contrast, percentiles, segment_borders};
 use crate::timing::{SharedStageTimes, Stage, StageClock, StageTimes};
 
@@ -74,6 +76,10 @@ pub struct PipelineConfig {
     /// Sub-sample localisation of the EEM after the border search
     /// ([`crate::segment::refine`]; on by default).
     pub vessel_refine: RefineParams,
+    /// The same half-power localisation for a catheter-enclosing lumen
+    /// ([`crate::segment::refine::refine_lumen_border`], with `vessel_refine`'s windows;
+    /// on by default; off when `vessel_refine.enabled` is off).
+    pub lumen_refine: bool,
 }
 
 impl Default for PipelineConfig {
@@ -92,6 +98,7 @@ impl Default for PipelineConfig {
             calcium: CalciumParams::default(),
             lumen_beside_catheter: true,
             vessel_refine: RefineParams::default(),
+            lumen_refine: true,
         }
     }
 }
@@ -230,6 +237,7 @@ pub struct Pipeline {
     radii_in_wall_mm: Vec<f64>,
     refine_ws: RefineWorkspace,
     vessel_samples: Vec<f64>,
+    lumen_samples: Vec<f64>,
     /// What [`Pipeline::last_true_lumen`] still has to compute on demand.
     lazy_evidence: LazyEvidence,
     /// [`Pipeline::last_true_lumen`] once completed (reset every frame).
@@ -287,6 +295,7 @@ impl Pipeline {
             radii_in_wall_mm: Vec::new(),
             refine_ws: RefineWorkspace::default(),
             vessel_samples: Vec::new(),
+            lumen_samples: Vec::new(),
             lazy_evidence: LazyEvidence::default(),
             true_lumen_full: std::sync::OnceLock::new(),
             eem_ws: EemWorkspace::default(),
@@ -469,10 +478,22 @@ impl Pipeline {
         segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
         let (beside_c, catheter_position) = self.true_lumen(&geom, start, end, catheter_radius_mm);
         let lumen_beside = beside_c.is_some();
-        let lumen_c = match beside_c {
-            Some(c) => Some(c),
-            None => contour_from_path(&self.seg.borders.lumen, &geom),
-        };
+        // A catheter-enclosing lumen at the half-power point of its rise, like the EEM below
+        // (the lumen beside the catheter was refined by `true_lumen`).
+        self.lumen_samples.clear();
+        if !lumen_beside && self.config.lumen_refine && self.config.vessel_refine.enabled {
+            refine_lumen_border(
+                &self.polar,
+                &geom,
+                &self.seg.borders.lumen,
+                start,
+                end,
+                &self.shadows.bridge,
+                &self.config.vessel_refine,
+                &mut self.refine_ws,
+                &mut self.lumen_samples,
+            );
+        }
         // The EEM at the half-power point of the media → adventitia rise, from the unfiltered
         // frame ([`crate::segment::refine`]).
         match calib {
@@ -520,6 +541,18 @@ impl Pipeline {
         }
         clk.lap(&mut self.timing, Stage::Borders);
         let vessel_c = contour_from_samples(&self.vessel_samples, &geom);
+        let lumen_c = match beside_c {
+            Some(c) => Some(c),
+            None if self.lumen_samples.len() == n_v && n_v > 0 => {
+                // Kept `min_wall_mm` inside the refined EEM and outside the ring-down.
+                let gap = self.config.segment.min_wall_mm / mmps;
+                for (l, v) in self.lumen_samples.iter_mut().enumerate() {
+                    *v = v.min(self.vessel_samples[l] - gap).max(start as f64);
+                }
+                contour_from_samples(&self.lumen_samples, &geom)
+            }
+            None => contour_from_path(&self.seg.borders.lumen, &geom),
+        };
         quality.lumen_contrast = round4(self.seg.borders.lumen_contrast as f64);
         quality.vessel_contrast = round4(self.seg.borders.vessel_contrast as f64);
         let dpl = geom.deg_per_line();

@@ -10,6 +10,7 @@
 //! * `WIRE=1`: prints the true wire and every shadow run found.
 //! * `CTO=1`: chronic-total-occlusion scenes (`PhantomSpec::random_cto`); prints the true and
 //!   found catheter position, the evidence of the true-lumen hypotheses and the position accuracy.
+//! * `LUMEN_REFINE=0`: no half-power refinement of a catheter-enclosing lumen.
 //! * `BESIDE=0` / `BESIDE=1`: search for the true lumen beside the catheter off / on (default:
 //!   the pipeline default); `BESIDE=1` also prints the true-lumen evidence without `CTO`.
 //! * `FILTER='{"kind":"lee",...}'`: speckle filter (JSON of `SpeckleFilter`).
@@ -55,6 +56,9 @@ fn main() {
         Some("0") => cfg = cfg.with_lumen_beside_catheter(false),
         Some(_) => cfg = cfg.with_lumen_beside_catheter(true),
         None => {}
+    }
+    if std::env::var("LUMEN_REFINE").ok().as_deref() == Some("0") {
+        cfg.lumen_refine = false;
     }
     let mut p = Pipeline::new(cfg).unwrap();
     let mut scores = Vec::new();
