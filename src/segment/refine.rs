@@ -672,6 +672,56 @@ pub fn refine_vessel_border_cartesian(
 mod tests {
     use super::*;
 
+    /// A polar frame whose every line has a dark lumen up to sample `step` (25 dB below the
+    /// wall), the power blurred by a Gaussian point-spread function of `sigma` samples and
+    /// log-compressed over 60 dB to 0–255.
+    fn blurred_step(n: usize, ns: usize, step: f64, sigma: f64) -> PolarImage {
+        let lo = 10f64.powf(-25.0 / 10.0);
+        let mut data = Vec::with_capacity(n * ns);
+        for _ in 0..n {
+            for s in 0..ns {
+                // Mean power = step response of the Gaussian (error function), by quadrature.
+                let mut p = 0.0;
+                let mut wsum = 0.0;
+                for k in -60..=60 {
+                    let u = s as f64 + k as f64 * 0.1;
+                    let w = (-(k as f64 * 0.1).powi(2) / (2.0 * sigma * sigma)).exp();
+                    p += w * if u < step { lo } else { 1.0 };
+                    wsum += w;
+                }
+                let db = 10.0 * (p / wsum).log10();
+                data.push(((db + 60.0) * 255.0 / 60.0) as f32);
+            }
+        }
+        crate::plane::Plane::from_vec(n, ns, data).unwrap()
+    }
+
+    #[test]
+    fn lumen_border_moves_from_the_log_midpoint_to_the_half_power_point() {
+        let (n, ns, step) = (64, 200, 80.0);
+        let geom = PolarGeometry::new(n, ns, 0.01).unwrap();
+        let polar = blurred_step(n, ns, step, 4.0);
+        // The path search's answer on such an edge: where the log-compressed profile is half-way
+        // between its two levels, well inside the true border.
+        let row = polar.row(0);
+        let mid = 0.5 * (row[20] + row[180]);
+        let s_mid = (0..ns).find(|&s| row[s] >= mid).unwrap();
+        assert!(step - (s_mid as f64 - 0.5) > 3.0, "log midpoint {s_mid} should lie inside the step");
+        let path = vec![s_mid; n];
+        let params = RefineParams { db_per_grey: Some(60.0 / 255.0), ..RefineParams::default() };
+        let mut ws = RefineWorkspace::default();
+        let mut out = Vec::new();
+        refine_lumen_border(&polar, &geom, &path, 10, 190, &[], &params, &mut ws, &mut out);
+        assert_eq!(ws.refined_lines, n);
+        for &o in &out {
+            assert!((o - step).abs() < 0.5, "refined border {o:.2} samples, true {step}");
+        }
+        // A line inside the ring-down (`start`) window is left as the path search had it.
+        let mut ws2 = RefineWorkspace::default();
+        refine_lumen_border(&polar, &geom, &path, s_mid, 190, &[], &params, &mut ws2, &mut out);
+        assert_eq!(ws2.refined_lines, 0);
+    }
+
     #[test]
     fn diamond_bins_follow_the_angle() {
         let edges: Vec<f64> = (0..=ANGLE_BINS).map(|b| diamond_deg(4.0 * b as f64 / ANGLE_BINS as f64)).collect();
