@@ -20,9 +20,9 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PolarView, RegionEvidence, SPECKLE_SD_DB,
-    TrueLumenEvidence, beside_wins, find_lumen_beside, partition_evidence, partition_evidence_within, patent_lumen,
-    recentred_eem, refine_beside_border, region_evidence, window_sd,
+    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PolarView, RegionEvidence,
+    SPECKLE_SD_DB, TrueLumenEvidence, beside_wins, find_lumen_beside, interior_sd_ratio, partition_evidence,
+    partition_evidence_within, patent_lumen, recentred_eem, refine_beside_border, region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{
@@ -817,7 +817,11 @@ impl Pipeline {
             let raw_view = PolarView { image: &self.polar, ..joint_view };
             region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd)
         };
-        let patent = patent_lumen(raw.contrast_sd);
+        // Or the enclosing lumen lies below the displayed range (clipped blood).
+        let below_range = !use_beside
+            && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)
+                .is_some_and(|r| r < BELOW_RANGE_SD_RATIO);
+        let patent = patent_lumen(raw.contrast_sd) || below_range;
         self.last_true_lumen.raw_contrast_sd = raw.contrast_sd;
         if use_beside {
             // The vessel is the one found without a lumen inside it.
