@@ -25,9 +25,7 @@ use crate::segment::beside::{
     partition_evidence_within, patent_lumen, recentred_eem, refine_beside_border, region_evidence, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
-use crate::segment::refine::{
-    RefineParams, RefineWorkspace, refine_lumen_border, refine_vessel_border, refine_vessel_border_cartesian,
-};
+use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
 use crate::segment::{SegmentParams, SegmentWorkspace, eem_contrast, percentiles, segment_borders};
 use crate::timing::{SharedStageTimes, Stage, StageClock, StageTimes};
 
@@ -77,7 +75,7 @@ pub struct PipelineConfig {
     /// ([`crate::segment::refine`]; on by default).
     pub vessel_refine: RefineParams,
     /// The same half-power localisation for a catheter-enclosing lumen
-    /// ([`crate::segment::refine::refine_lumen_border`], with `vessel_refine`'s windows;
+    /// ([`crate::segment::refine::Border::Lumen`], with `vessel_refine`'s windows;
     /// on by default; off when `vessel_refine.enabled` is off).
     pub lumen_refine: bool,
 }
@@ -482,7 +480,8 @@ impl Pipeline {
         // (the lumen beside the catheter was refined by `true_lumen`).
         self.lumen_samples.clear();
         if !lumen_beside && self.config.lumen_refine && self.config.vessel_refine.enabled {
-            refine_lumen_border(
+            refine_border(
+                Border::Lumen,
                 &self.polar,
                 &geom,
                 &self.seg.borders.lumen,
@@ -510,7 +509,8 @@ impl Pipeline {
                 &mut self.refine_ws,
                 &mut self.vessel_samples,
             ),
-            Calibration::Polar(_) => refine_vessel_border(
+            Calibration::Polar(_) => refine_border(
+                Border::Eem,
                 &self.polar,
                 &geom,
                 &self.seg.borders.vessel,

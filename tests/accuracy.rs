@@ -102,7 +102,7 @@ const TARGETS: Bars = Bars {
 ///
 /// Until 2026-11-28 lumen Jaccard had a regression floor of 0.88 (target 0.90; achieved 0.920
 /// held-out, 0.898 polar). The border search's layer check and the half-power lumen border
-/// (`truelumen::segment`, `segment::refine::refine_lumen_border`) raised it to 0.929 held-out,
+/// (`truelumen::segment`, `segment::refine::Border::Lumen`) raised it to 0.929 held-out,
 /// 0.925 polar, so the target holds. The vessel diameter error had a floor of 0.13 mm (0.123
 /// achieved) until the EEM sub-sample step (2026-11-27): now 0.021 held-out, 0.020 polar.
 const HELD_OUT_BARS: Bars = TARGETS;

@@ -88,7 +88,8 @@ fn main() {
             params.db_per_grey = Some(spec.dynamic_range_db / 255.0);
         }
         if polar {
-            truelumen::segment::refine::refine_vessel_border(
+            truelumen::segment::refine::refine_border(
+                truelumen::segment::refine::Border::Eem,
                 p.last_polar(),
                 &geom,
                 path,

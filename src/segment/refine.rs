@@ -86,7 +86,7 @@ use crate::error::{Error, check_range};
 use crate::geometry::PolarGeometry;
 use crate::plane::PolarImage;
 
-/// Settings for [`refine_vessel_border`].
+/// Settings for [`refine_border`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefineParams {
     /// Whether to refine at all (`false`: the path-search border as it is).
@@ -127,7 +127,7 @@ impl RefineParams {
 /// Smallest media → adventitia rise of the mean profile that is refined, dB.
 pub const MIN_RISE_DB: f64 = 6.0;
 
-/// Reusable buffers for [`refine_vessel_border`].
+/// Reusable buffers for [`refine_border`].
 #[derive(Debug, Default, Clone)]
 pub struct RefineWorkspace {
     /// Aligned profile per line (`n_lines x width`), grey levels.
@@ -158,13 +158,35 @@ pub struct RefineWorkspace {
     pub refined_lines: usize,
 }
 
-/// Refines the path-search EEM `path` (per line, the first sample outside the vessel) to a
-/// sub-sample border depth per line, written to `out_samples` as fractional sample positions
+/// Which border [`refine_border`] refines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Border {
+    /// The EEM: the rise from the thin dark media band ([`DarkLevel::Darkest`] inside the
+    /// path-search border) to the adventitia, at least [`MIN_RISE_DB`].
+    Eem,
+    /// A catheter-centred **lumen** border: the same half-power crossing with the lumen's dark
+    /// level (the median of the inner half of the window, [`DarkLevel::InnerMedian`]: a lumen is
+    /// a wide dark region, not a thin band), a rise of [`super::beside::LUMEN_MIN_RISE_DB`]
+    /// (occlusive plaque is only 6–12 dB below the wall), and only lines whose inner window
+    /// stays outside the catheter and ring-down (`start`) contribute.
+    ///
+    /// Measured (`tools/tune.rs`, tuning seeds 1000–1299, well-placed lumens): median
+    /// found/true lumen area 0.955 → 0.993 (non-CTO, patent), 0.947 → 0.988 (CTO, patent),
+    /// 0.966 → 0.979 (CTO, occluded); lumen Jaccard 0.886 → 0.889 (non-CTO); held-out
+    /// `tests/accuracy.rs` polar set 0.920 → 0.925, held-out CTO intraplaque
+    /// (`tests/true_lumen.rs`) 0.875 → 0.881.
+    Lumen,
+}
+
+/// Refines the path-search `border` `path` (per line, the first sample outside the region) to
+/// a sub-sample border depth per line, written to `out_samples` as fractional sample positions
 /// (depth = `out_samples[l] * mm_per_sample`). `polar` is the *unfiltered* log-compressed
 /// polar frame, `start..end` the analysed depth range (for the speckle estimate), `shadowed`
-/// the lines without echo information. See the module doc.
+/// the lines without echo information. See the module doc. When the lumen and the EEM share
+/// `ws`, refine the lumen first: the workspace's per-frame figures are the last call's.
 #[allow(clippy::too_many_arguments)]
-pub fn refine_vessel_border(
+pub fn refine_border(
+    border: Border,
     polar: &PolarImage,
     geom: &PolarGeometry,
     path: &[usize],
@@ -175,60 +197,10 @@ pub fn refine_vessel_border(
     ws: &mut RefineWorkspace,
     out_samples: &mut Vec<f64>,
 ) {
-    let edge = Edge { min_rise_db: MIN_RISE_DB, dark: DarkLevel::Darkest, inner_from: 0 };
-    refine_polar_border(polar, geom, path, start, end, shadowed, params, edge, ws, out_samples);
-}
-
-/// The catheter-centred **lumen** border `path` refined like [`refine_vessel_border`]: the
-/// same half-power crossing of the aligned mean profile, with the lumen's dark level (the
-/// median of the inner half of the window, [`DarkLevel::InnerMedian`]: a lumen is a wide dark
-/// region, not a thin band), a rise of [`super::beside::LUMEN_MIN_RISE_DB`] (occlusive plaque
-/// is only 6–12 dB below the wall) and only on lines whose inner window stays outside the
-/// catheter and ring-down (`start`). Call it before [`refine_vessel_border`] when both share
-/// `ws` (the workspace's per-frame figures are the last call's).
-///
-/// Measured (`tools/tune.rs`, tuning seeds 1000–1299, well-placed lumens): median found/true
-/// lumen area 0.955 → 0.993 (non-CTO, patent), 0.947 → 0.988 (CTO, patent), 0.966 → 0.979
-/// (CTO, occluded); lumen Jaccard 0.886 → 0.889 (non-CTO), held-out `tests/accuracy.rs`
-/// 0.920 → 0.925, held-out CTO intraplaque (`tests/true_lumen.rs`) 0.875 → 0.881.
-#[allow(clippy::too_many_arguments)]
-pub fn refine_lumen_border(
-    polar: &PolarImage,
-    geom: &PolarGeometry,
-    path: &[usize],
-    start: usize,
-    end: usize,
-    shadowed: &[bool],
-    params: &RefineParams,
-    ws: &mut RefineWorkspace,
-    out_samples: &mut Vec<f64>,
-) {
-    let edge = Edge { min_rise_db: super::beside::LUMEN_MIN_RISE_DB, dark: DarkLevel::InnerMedian, inner_from: start };
-    refine_polar_border(polar, geom, path, start, end, shadowed, params, edge, ws, out_samples);
-}
-
-/// What distinguishes the edges [`refine_polar_border`] refines.
-#[derive(Debug, Clone, Copy)]
-struct Edge {
-    min_rise_db: f64,
-    dark: DarkLevel,
-    /// Lines whose profile would begin before this sample are left as they are.
-    inner_from: usize,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn refine_polar_border(
-    polar: &PolarImage,
-    geom: &PolarGeometry,
-    path: &[usize],
-    start: usize,
-    end: usize,
-    shadowed: &[bool],
-    params: &RefineParams,
-    edge: Edge,
-    ws: &mut RefineWorkspace,
-    out_samples: &mut Vec<f64>,
-) {
+    let (min_rise_db, dark, inner_from) = match border {
+        Border::Eem => (MIN_RISE_DB, DarkLevel::Darkest, 0),
+        Border::Lumen => (super::beside::LUMEN_MIN_RISE_DB, DarkLevel::InnerMedian, start),
+    };
     let (n, ns) = polar.shape();
     // 1. Decompression from the speckle SD.
     let Some(db_per_grey) = begin(polar, geom, path, start, end, shadowed, params, ws, out_samples) else {
@@ -246,7 +218,7 @@ fn refine_polar_border(
     ws.valid.resize(n, false);
     for l in 0..n {
         let s = path[l];
-        if shadowed.get(l).copied().unwrap_or(false) || s < k_in + edge.inner_from || s - k_in + width > ns {
+        if shadowed.get(l).copied().unwrap_or(false) || s < k_in + inner_from || s - k_in + width > ns {
             continue;
         }
         ws.profiles[l * width..(l + 1) * width].copy_from_slice(&polar.row(l)[s - k_in..s - k_in + width]);
@@ -290,7 +262,7 @@ fn refine_polar_border(
         let inv = db_per_grey / count as f64;
         ws.mean.clear();
         ws.mean.extend(ws.sum.iter().map(|v| v * inv));
-        let pos = profile_crossing(&ws.mean, k_in, k_out, edge.min_rise_db, edge.dark, &mut ws.level);
+        let pos = profile_crossing(&ws.mean, k_in, k_out, min_rise_db, dark, &mut ws.level);
         let Some(pos) = pos else {
             continue;
         };
@@ -336,7 +308,7 @@ fn begin(
     Some(db_per_grey)
 }
 
-/// Dark level of [`profile_crossing`]'s mean profile.
+/// Dark level of the mean profile in the half-power crossing ([`Border`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DarkLevel {
     /// The darkest point at or inside the border (a thin dark band: the media).
@@ -471,7 +443,7 @@ const CART_SECTORS: usize = 36;
 /// Bins of the edge-spread profile per pixel.
 const BINS_PER_PX: f64 = 2.0;
 
-/// [`refine_vessel_border`] for a frame that arrived as a *Cartesian* image: the mean profile
+/// [`refine_border`] for a frame that arrived as a *Cartesian* image: the mean profile
 /// across the border is built from the image's own pixels binned by their signed distance to
 /// the path-search border (half-pixel bins), instead of from the polar frame resampled from it.
 /// The resampling interpolates the log-compressed pixels, which blurs the edge in log units;
@@ -481,7 +453,7 @@ const BINS_PER_PX: f64 = 2.0;
 /// "slanted-edge" edge-spread function of ISO 12233, here along a curved edge).
 ///
 /// `cart` is the frame with its catheter centre and pixel size `cg`; `geom`, `path`,
-/// `shadowed` and the output are as in [`refine_vessel_border`] (the polar frame resampled
+/// `shadowed` and the output are as in [`refine_border`] (the polar frame resampled
 /// from `cart`). Sector offsets are interpolated linearly in angle between sector centres.
 #[allow(clippy::too_many_arguments)]
 pub fn refine_vessel_border_cartesian(
@@ -711,14 +683,14 @@ mod tests {
         let params = RefineParams { db_per_grey: Some(60.0 / 255.0), ..RefineParams::default() };
         let mut ws = RefineWorkspace::default();
         let mut out = Vec::new();
-        refine_lumen_border(&polar, &geom, &path, 10, 190, &[], &params, &mut ws, &mut out);
+        refine_border(Border::Lumen, &polar, &geom, &path, 10, 190, &[], &params, &mut ws, &mut out);
         assert_eq!(ws.refined_lines, n);
         for &o in &out {
             assert!((o - step).abs() < 0.5, "refined border {o:.2} samples, true {step}");
         }
         // A line inside the ring-down (`start`) window is left as the path search had it.
         let mut ws2 = RefineWorkspace::default();
-        refine_lumen_border(&polar, &geom, &path, s_mid, 190, &[], &params, &mut ws2, &mut out);
+        refine_border(Border::Lumen, &polar, &geom, &path, s_mid, 190, &[], &params, &mut ws2, &mut out);
         assert_eq!(ws2.refined_lines, 0);
     }
 
