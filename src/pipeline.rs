@@ -545,6 +545,11 @@ impl Pipeline {
             Some(c) => Some(c),
             None if self.lumen_samples.len() == n_v && n_v > 0 => {
                 // Kept `min_wall_mm` inside the refined EEM and outside the ring-down.
+                // Across shadows the border is the straight (constant-slope) bridge between
+                // the lines on either side (`bridge_runs_linearly`).
+                if std::env::var("NOLIN").is_err() {
+                    bridge_runs_linearly(&self.shadows.bridge, &mut self.lumen_samples);
+                }
                 let gap = self.config.segment.min_wall_mm / mmps;
                 for (l, v) in self.lumen_samples.iter_mut().enumerate() {
                     *v = v.min(self.vessel_samples[l] - gap).max(start as f64);
@@ -879,6 +884,40 @@ impl FrameResult {
         let (own, second) = split_wires(cands, p.angle_deg, p);
         crate::guidance::assign_wires(&mut self, own, second, hint);
         self
+    }
+}
+
+/// Replaces `border` (per line, fractional samples) on every run of consecutive `bridged`
+/// lines (wrapping) by the straight interpolation between the lines just outside the run.
+/// The path search gives shadowed lines zero cost and an L1 smoothness penalty, under which
+/// every monotone bridge costs the same, so the one it returns is arbitrary (it may hug the
+/// echo of the wire that casts the shadow, putting an in-lumen wire outside the lumen); the
+/// straight bridge is the one a reader would draw. Nothing changes when every or no line is
+/// bridged.
+fn bridge_runs_linearly(bridged: &[bool], border: &mut [f64]) {
+    let n = border.len();
+    if n < 3 || bridged.len() != n || bridged.iter().all(|&b| b) {
+        return;
+    }
+    let Some(first_clear) = (0..n).find(|&l| !bridged[l]) else { return };
+    let mut k = 0;
+    while k < n {
+        let l = (first_clear + k) % n;
+        if !bridged[l] {
+            k += 1;
+            continue;
+        }
+        let mut len = 0;
+        while k + len < n && bridged[(first_clear + k + len) % n] {
+            len += 1;
+        }
+        let before = border[(l + n - 1) % n];
+        let after = border[(first_clear + k + len) % n];
+        for j in 0..len {
+            let t = (j + 1) as f64 / (len + 1) as f64;
+            border[(l + j) % n] = before + t * (after - before);
+        }
+        k += len;
     }
 }
 

@@ -18,7 +18,8 @@
 //! ([`INSIDE_FLOOR`]): it is not met yet (see the assertion).
 //!
 //! Achieved (2026-11-27, seeds above, with the sequence pass): second wire 97.4 % (38/39, 4
-//! hidden), own wire kept apart 98.2 %, relative angle 2.78° median, inside/outside 84.2 %,
+//! hidden), own wire kept apart 98.2 %, relative angle 2.78° median, inside/outside 84.2 %
+//! (89.5 % on 2026-11-28),
 //! calcium arc error 6.2° median (22 frames), no calcium reported in 97.6 % of frames without.
 //! Note: seeds 7300–7615 were looked at once during development and are not used here. Print the figures with
 //! `cargo test --release --test wires_calcium -- --nocapture`.
@@ -35,9 +36,11 @@ use truelumen::{Calibration, PipelineConfig};
 
 const PULLBACK_SEEDS: [u64; 4] = [8100, 8200, 8300, 8400];
 const FRAMES_PER_PULLBACK: usize = 16;
-/// Regression floor for inside/outside (achieved 0.842 on 2026-11-27 with the true-lumen search
-/// beside the catheter on by default, 0.816 before; the bar is 0.95).
-const INSIDE_FLOOR: f64 = 0.82;
+/// Regression floor for inside/outside (the bar is 0.95). Achieved 0.895 on 2026-11-28
+/// after the lumen border across shadows became the straight bridge between the lines beside
+/// them (`Pipeline`, `bridge_runs_linearly`); 0.842 on 2026-11-27, 0.816 before the true-lumen
+/// search beside the catheter.
+const INSIDE_FLOOR: f64 = 0.86;
 
 fn analyse(phantoms: &[Phantom], config: &PipelineConfig) -> Vec<FrameResult> {
     let batch: Vec<BatchFrame> = phantoms
@@ -158,9 +161,8 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
     }
     assert!(sum.frames >= 60);
     // Regression floor, NOT the bar (0.95): the wire positions are right (median
-    // relative-angle error ≤ 5°), but in frames with several shadows (own wire, second wire,
-    // calcium) the true-lumen border is often drawn inside an in-lumen wire; the lumen
-    // segmentation (src/segment/) is where that must improve.
+    // relative-angle error ≤ 5°); the misses are in-lumen wires next to the wall whose lumen
+    // border, across their own shadow, is drawn in front of them (src/segment/, src/pipeline.rs).
     assert!(sum.inside_accuracy >= INSIDE_FLOOR, "inside/outside {:.3}", sum.inside_accuracy);
     assert!(sum.relative_angle_err_median_deg <= 5.0, "angle {:.2}", sum.relative_angle_err_median_deg);
     assert!(sum.calcium_arc_err_median_deg <= 20.0, "calcium arc {:.1}", sum.calcium_arc_err_median_deg);
