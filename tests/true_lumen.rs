@@ -23,8 +23,8 @@
 //! and asserts documented regression floors just below what this version achieves (see the
 //! README, "True lumen and catheter position"), so that any regression fails. Achieved on
 //! 2026-11-28, session 5 (layer check in the border search, half-power lumen borders, decision
-//! `1.2 z + 10`): subintimal 0.681, intraplaque 0.881, position 0.767, `encloses_catheter`
-//! 0.917. Session 4 (two-class means, length term, re-centred EEM in `segment::beside`):
+//! `1.2 z + 10`, clipped blood called patent, straight shadow bridges): subintimal 0.679,
+//! intraplaque 0.889, position 0.783, `encloses_catheter` 0.917. Session 4 (two-class means, length term, re-centred EEM in `segment::beside`):
 //! subintimal 0.622, intraplaque 0.876, position 0.733, `encloses_catheter` 0.883. Before, on
 //! 2026-11-27: 0.554, 0.876, 0.750, 0.900 (and before the hypotheses were judged on the same
 //! vessel interior: 0.477, 0.882, 0.617, 0.767).
