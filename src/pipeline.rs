@@ -236,6 +236,9 @@ pub struct Pipeline {
     refine_ws: RefineWorkspace,
     vessel_samples: Vec<f64>,
     lumen_samples: Vec<f64>,
+    /// Speckle SD of the unfiltered polar frame, grey levels (set by `true_lumen`; NaN when it
+    /// was not reached). The half-power refinements take their decompression from it.
+    raw_sd: f64,
     /// What [`Pipeline::last_true_lumen`] still has to compute on demand.
     lazy_evidence: LazyEvidence,
     /// [`Pipeline::last_true_lumen`] once completed (reset every frame).
@@ -294,6 +297,7 @@ impl Pipeline {
             refine_ws: RefineWorkspace::default(),
             vessel_samples: Vec::new(),
             lumen_samples: Vec::new(),
+            raw_sd: f64::NAN,
             lazy_evidence: LazyEvidence::default(),
             true_lumen_full: std::sync::OnceLock::new(),
             eem_ws: EemWorkspace::default(),
@@ -479,7 +483,8 @@ impl Pipeline {
         // A catheter-enclosing lumen at the half-power point of its rise, like the EEM below
         // (the lumen beside the catheter was refined by `true_lumen`).
         self.lumen_samples.clear();
-        if !lumen_beside && self.config.lumen_refine && self.config.vessel_refine.enabled {
+        let refine = self.refine_params();
+        if !lumen_beside && self.config.lumen_refine && refine.enabled {
             refine_border(
                 Border::Lumen,
                 &self.polar,
@@ -488,7 +493,7 @@ impl Pipeline {
                 start,
                 end,
                 &self.shadows.bridge,
-                &self.config.vessel_refine,
+                &refine,
                 &mut self.refine_ws,
                 &mut self.lumen_samples,
             );
@@ -505,7 +510,7 @@ impl Pipeline {
                 start,
                 end,
                 &self.shadows.bridge,
-                &self.config.vessel_refine,
+                &refine,
                 &mut self.refine_ws,
                 &mut self.vessel_samples,
             ),
@@ -517,7 +522,7 @@ impl Pipeline {
                 start,
                 end,
                 &self.shadows.bridge,
-                &self.config.vessel_refine,
+                &refine,
                 &mut self.refine_ws,
                 &mut self.vessel_samples,
             ),
@@ -547,9 +552,7 @@ impl Pipeline {
                 // Kept `min_wall_mm` inside the refined EEM and outside the ring-down.
                 // Across shadows the border is the straight (constant-slope) bridge between
                 // the lines on either side (`bridge_runs_linearly`).
-                if std::env::var("NOLIN").is_err() {
-                    bridge_runs_linearly(&self.shadows.bridge, &mut self.lumen_samples);
-                }
+                bridge_runs_linearly(&self.shadows.bridge, &mut self.lumen_samples);
                 let gap = self.config.segment.min_wall_mm / mmps;
                 for (l, v) in self.lumen_samples.iter_mut().enumerate() {
                     *v = v.min(self.vessel_samples[l] - gap).max(start as f64);
@@ -636,6 +639,7 @@ impl Pipeline {
         let enclosing = &self.seg.borders.lumen;
         let sd = self.seg.speckle_sd as f64;
         self.last_true_lumen = TrueLumenEvidence::default();
+        self.raw_sd = f64::NAN;
         self.lazy_evidence = LazyEvidence::default();
         self.true_lumen_full = std::sync::OnceLock::new();
         if !(sd > 0.0) || enclosing.len() != geom.n_lines {
@@ -815,6 +819,7 @@ impl Pipeline {
         // Patent or occluded, from the unfiltered frame in its own speckle SDs.
         let w = ((0.3 / mmps).round() as usize).max(8);
         let raw_sd = window_sd(&self.polar, start, end, w, &self.shadows.bridge, &mut self.scratch) as f64;
+        self.raw_sd = raw_sd;
         let raw = if use_beside {
             let raw_view = PolarView { image: &self.polar, ..view };
             region_evidence(&raw_view, self.beside.best.center_mm, &self.beside.best.radii_mm, raw_sd)
@@ -823,10 +828,10 @@ impl Pipeline {
             region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd)
         };
         // Or the enclosing lumen lies below the displayed range (clipped blood).
-        let below_range = !use_beside
-            && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)
-                .is_some_and(|r| r < BELOW_RANGE_SD_RATIO);
-        let patent = patent_lumen(raw.contrast_sd) || below_range;
+        let patent = patent_lumen(raw.contrast_sd)
+            || (!use_beside
+                && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)
+                    .is_some_and(|r| r < BELOW_RANGE_SD_RATIO));
         self.last_true_lumen.raw_contrast_sd = raw.contrast_sd;
         if use_beside {
             // The vessel is the one found without a lumen inside it.
@@ -834,9 +839,10 @@ impl Pipeline {
                 self.seg.borders.vessel.clone_from(&self.wall_path);
             }
             // Its border at the half-power point of the unfiltered frame, like the EEM's.
-            let db_per_grey = self.config.vessel_refine.db_per_grey.unwrap_or(SPECKLE_SD_DB / raw_sd);
+            let refine = self.refine_params();
+            let db_per_grey = refine.db_per_grey.unwrap_or(f64::NAN);
             let raw_view = PolarView { image: &self.polar, ..view };
-            refine_beside_border(&raw_view, db_per_grey, &self.config.vessel_refine, &mut self.beside);
+            refine_beside_border(&raw_view, db_per_grey, &refine, &mut self.beside);
             let pts = self.beside.best.points_mm().map(|p| [round4(p[0]), round4(p[1])]).collect();
             (Some(Contour::new(pts)), CatheterPosition::Subintimal)
         } else if patent {
@@ -844,6 +850,16 @@ impl Pipeline {
         } else {
             (None, CatheterPosition::Intraplaque)
         }
+    }
+
+    /// The half-power refinement settings for this frame: the configured ones, with the
+    /// decompression (dB per grey level) from the speckle SD `true_lumen` measured on the
+    /// unfiltered frame unless it is configured (the refinements would otherwise measure the
+    /// same SD again, [`crate::segment::refine`]).
+    fn refine_params(&self) -> RefineParams {
+        let p = self.config.vessel_refine;
+        let measured = (self.raw_sd > 0.0 && self.raw_sd.is_finite()).then(|| SPECKLE_SD_DB / self.raw_sd);
+        RefineParams { db_per_grey: p.db_per_grey.or(measured), ..p }
     }
 
     /// Polar geometry used to resample a Cartesian frame: one sample per pixel, out to
