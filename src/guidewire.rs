@@ -14,6 +14,13 @@
 //!    frame's floor) that is missing, taken at the least-dark fifth of the window and only at
 //!    depths where tissue is normally visible. Gain and dynamic range cancel out, and a line
 //!    with blood behind a blurred echo brightens again at the lumen wall and is not counted.
+//!    Where tissue is visible beyond that window, the same measure over the next
+//!    [`FAR_WINDOW_MM`] must show the shadow too (the smaller of the two counts): an acoustic
+//!    shadow goes on into the far field, whereas a dark lumen seen through a bright near wall
+//!    (a true lumen beside a subintimal catheter behind its bright intima) ends at the far
+//!    wall. On the tuning CTO scenes (seeds 1000–1299) this removed 5 of 12 false wires, and
+//!    with them the shadow masks that had cut those lumens (subintimal lumen Jaccard
+//!    0.664 → 0.685); no change on the non-CTO tuning scenes.
 //! 3. Runs of shadowed lines (wrapping across line 0, grown by hysteresis). A run whose core is
 //!    as wide as a wire of radius `wire_radius_mm` at the echo depth, behind a prominent echo,
 //!    is a wire; a wider run is other shadow (calcium) unless its width places a wire outside
@@ -46,6 +53,22 @@ const LOST_ECHO_MAX_GAP_MM: f64 = 0.2;
 
 /// Fraction of a line's brightest echo that marks its leading echo.
 const LEADING_ECHO_FRACTION: f32 = 0.7;
+
+/// Depth of the second window, beyond the shadow window, in which a shadow must persist
+/// where tissue is visible there, mm.
+const FAR_WINDOW_MM: f64 = 0.8;
+
+/// Least visible depth in the far window for it to count, mm.
+const FAR_MIN_VISIBLE_MM: f64 = 0.1;
+
+/// The value below which a fifth of `v` lies (0 for an empty slice); reorders `v`.
+fn least_dark_fifth(v: &mut [f32]) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let k = v.len() / 5;
+    *v.select_nth_unstable_by(k, f32::total_cmp).1
+}
 
 /// Settings for [`detect_shadows`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -225,13 +248,19 @@ pub fn detect_shadows(
         ws.column.extend(
             (a..b).filter(|&s| ws.median[s] >= visible).map(|s| (ws.median[s] - row[s]) / (ws.median[s] - floor)),
         );
-        let depth = if ws.column.is_empty() {
-            0.0
-        } else {
-            let k = ws.column.len() / 5;
-            let (_, q, _) = ws.column.select_nth_unstable_by(k, f32::total_cmp);
-            *q
-        };
+        let near = least_dark_fifth(&mut ws.column);
+        // A shadow goes on to the far field; a dark lumen behind a bright near wall (a lumen
+        // beside a subintimal catheter, seen through its bright intima) ends at the far wall.
+        // Where tissue is visible beyond the window, the shadow must hold there too.
+        let far_len = ((FAR_WINDOW_MM / mmps).round() as usize).max(3);
+        ws.column.clear();
+        ws.column.extend(
+            (b..(b + far_len).min(ns))
+                .filter(|&s| ws.median[s] >= visible)
+                .map(|s| (ws.median[s] - row[s]) / (ws.median[s] - floor)),
+        );
+        let far_min = ((FAR_MIN_VISIBLE_MM / mmps).round() as usize).max(5);
+        let depth = if ws.column.len() >= far_min { near.min(least_dark_fifth(&mut ws.column)) } else { near };
         ws.peak.push(p);
         ws.depth.push(depth);
         ws.prom.push(best.0 / spread);
