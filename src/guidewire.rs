@@ -15,7 +15,7 @@
 //!    depths where tissue is normally visible. Gain and dynamic range cancel out, and a line
 //!    with blood behind a blurred echo brightens again at the lumen wall and is not counted.
 //!    Where tissue is visible beyond that window, the same measure over the next
-//!    [`FAR_WINDOW_MM`] must show the shadow too (the smaller of the two counts): an acoustic
+//!    `FAR_WINDOW_MM` (0.8 mm) must show the shadow too (the smaller of the two counts): an acoustic
 //!    shadow goes on into the far field, whereas a dark lumen seen through a bright near wall
 //!    (a true lumen beside a subintimal catheter behind its bright intima) ends at the far
 //!    wall. On the tuning CTO scenes (seeds 1000–1299) this removed 5 of 12 false wires, and

@@ -22,7 +22,8 @@ use crate::scan::PolarSampler;
 use crate::segment::beside::{
     BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PolarView, RegionEvidence,
     SPECKLE_SD_DB, TrueLumenEvidence, beside_wins, find_lumen_beside, interior_sd_ratio, partition_evidence,
-    partition_evidence_within, patent_lumen, recentred_eem, refine_beside_border, region_evidence, window_sd,
+    partition_evidence_within, patent_lumen, recentred_eem, refine_beside_border, region_evidence,
+    shadowed_border_rays, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
@@ -221,6 +222,8 @@ pub struct Pipeline {
     hist: Vec<u32>,
     timing: StageTimes,
     wire_cands: Vec<WireCandidate>,
+    /// Per ray of the lumen beside the catheter: border undetermined (in a shadow).
+    ray_mask: Vec<bool>,
     hint: String,
     beside: BesideWorkspace,
     wall_path: Vec<usize>,
@@ -282,6 +285,7 @@ impl Pipeline {
             hist: Vec::new(),
             timing: StageTimes::default(),
             wire_cands: Vec::new(),
+            ray_mask: Vec::new(),
             hint: String::new(),
             beside: BesideWorkspace::default(),
             wall_path: Vec::new(),
@@ -843,6 +847,9 @@ impl Pipeline {
             let db_per_grey = refine.db_per_grey.unwrap_or(f64::NAN);
             let raw_view = PolarView { image: &self.polar, ..view };
             refine_beside_border(&raw_view, db_per_grey, &refine, &mut self.beside);
+            // Across shadows, the straight bridge between the rays beside them.
+            shadowed_border_rays(&view, &self.beside.best, &mut self.ray_mask);
+            bridge_runs_linearly(&self.ray_mask, &mut self.beside.best.radii_mm);
             let pts = self.beside.best.points_mm().map(|p| [round4(p[0]), round4(p[1])]).collect();
             (Some(Contour::new(pts)), CatheterPosition::Subintimal)
         } else if patent {

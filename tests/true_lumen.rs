@@ -22,8 +22,8 @@
 //! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures
 //! and asserts documented regression floors just below what this version achieves (see the
 //! README, "True lumen and catheter position"), so that any regression fails. Achieved on
-//! 2026-11-28, session 6 (a shadow must persist into the far field, `guidewire`): subintimal
-//! 0.791, intraplaque 0.889, position 0.833, `encloses_catheter` 0.967. Session 5 (layer check in the border search, half-power lumen borders, decision
+//! 2026-11-28, session 6 (a shadow must persist into the far field, `guidewire`; beside-lumen
+//! borders bridged across shadows): subintimal 0.798, intraplaque 0.889, position 0.833, `encloses_catheter` 0.967. Session 5 (layer check in the border search, half-power lumen borders, decision
 //! `1.2 z + 10`, clipped blood called patent, straight shadow bridges): subintimal 0.679,
 //! intraplaque 0.889, position 0.783, `encloses_catheter` 0.917. Session 4 (two-class means, length term, re-centred EEM in `segment::beside`):
 //! subintimal 0.622, intraplaque 0.876, position 0.733, `encloses_catheter` 0.883. Before, on

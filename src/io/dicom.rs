@@ -600,7 +600,7 @@ pub fn packbits_encode(src: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Encodes one frame as an RLE Lossless fragment from its byte planes (most significant byte
-/// plane first for 16-bit samples); the inverse of [`rle_decode_frame`].
+/// plane first for 16-bit samples); the inverse of `rle_decode_frame`.
 pub fn rle_encode_frame(planes: &[&[u8]]) -> Vec<u8> {
     let mut segs: Vec<Vec<u8>> = Vec::with_capacity(planes.len());
     for p in planes {

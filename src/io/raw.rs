@@ -10,7 +10,7 @@
 //!   `u8` as is, `u16` scaled to 0–255, `i16` / `f32` clamped to 0–255.
 //! * `kind: "rf"`: radio-frequency A-lines. Each line is turned into its envelope with the
 //!   analytic signal (Hilbert transform by FFT: keep DC and Nyquist, double the positive
-//!   frequencies, zero the negative ones, inverse FFT, magnitude) [1], then log-compressed:
+//!   frequencies, zero the negative ones, inverse FFT, magnitude) \[1\], then log-compressed:
 //!   `255 * (1 + 20 log10(env / env_ref) / dynamic_range_db)`, clamped to 0–255, where `env_ref`
 //!   is the sidecar's `reference_level`, or else the frame's largest envelope value (then the
 //!   brightness may change from frame to frame). The FFT plans are built once per file. The result
@@ -20,7 +20,7 @@
 //! `depth_mm = samples * c / (2 * fs)`.
 //!
 //! # References
-//! [1] S. L. Marple, "Computing the discrete-time analytic signal via FFT",
+//! \[1\] S. L. Marple, "Computing the discrete-time analytic signal via FFT",
 //!     IEEE Trans. Signal Processing 47(9):2600-2603, 1999. We follow it exactly (N even or odd).
 
 use super::source::{FrameBuf, FrameSource, PullbackTiming, SourceCalibration, ValueSource, frame_out_of_range};

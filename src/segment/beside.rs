@@ -45,6 +45,14 @@
 //!    the under-estimate is the lateral blur of the beam along the lumen's sides (mean ray
 //!    profiles there rise over ~0.3 mm), left as it is.
 //!
+//! 5. *Shadows* ([`shadowed_border_rays`]): shadowed samples cost nothing, so where a wire or
+//!    calcium shadow crosses the lumen the search has no evidence and its border hugs the near
+//!    edge of the shadow (or the bright echo of the wire casting it). Rays whose border lies in
+//!    a shadow or within [`SHADOW_PROBE_MM`] in front of one are replaced by the straight bridge
+//!    between the rays beside them, as the catheter-centred borders are. Tuning CTO frames
+//!    1000–1299: subintimal lumen Jaccard 0.685 → 0.693, wire inside/outside 90.4 → 91.7 %
+//!    (a probe of one wire diameter, 0.35 mm, gave 0.690); held-out 0.791 → 0.798.
+//!
 //! *The wall.* The rays stop at the EEM found on its own minus the media, so a wrong EEM
 //! truncates the lumen. Seen from a subintimal catheter the EEM radius climbs from ~0.3 mm to
 //! several mm within a few tens of degrees, which the catheter-centred path search (slope limit
@@ -319,6 +327,33 @@ pub fn refine_beside_border(
     }
     std::mem::swap(&mut ws.best.radii_mm, &mut ws.ray_radii);
     moved
+}
+
+/// Depth beyond a beside-lumen border ray within which a shadow makes the border
+/// undetermined, mm (the blurred near-surface echo of a wire lies in front of its shadow).
+pub const SHADOW_PROBE_MM: f64 = 0.1;
+
+/// Marks in `out` (one per ray of `lumen`) the rays whose border lies in a shadow or within
+/// [`SHADOW_PROBE_MM`] in front of one. There the region search had no evidence (shadowed
+/// samples cost nothing), so the border it returns is the one its length term prefers —
+/// hugging the near edge of the shadow, or the bright echo of the wire casting it — rather
+/// than the lumen's; the caller replaces those rays by the straight bridge between their
+/// neighbours, as for the catheter-centred borders.
+pub fn shadowed_border_rays(view: &PolarView<'_>, lumen: &BesideLumen, out: &mut Vec<bool>) {
+    let n = lumen.radii_mm.len();
+    out.clear();
+    out.resize(n, false);
+    let h = view.geom.mm_per_sample;
+    let steps = ((SHADOW_PROBE_MM / h).ceil() as usize).max(1);
+    let c = lumen.center_mm;
+    for (i, o) in out.iter_mut().enumerate() {
+        let (sn, cs) = (i as f64 * std::f64::consts::TAU / n as f64).sin_cos();
+        let r = lumen.radii_mm[i];
+        *o = (0..=steps).any(|k| {
+            let t = r + k as f64 * h;
+            matches!(view.at([c[0] + t * cs, c[1] + t * sn]), At::Shadow)
+        });
+    }
 }
 
 /// Interior/band statistics of a star-shaped region (see [module docs](self)).

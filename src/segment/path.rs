@@ -5,7 +5,7 @@
 //! The border minimises `Σ_l cost(l, s(l)) + jump_penalty · Σ_l |s(l+1) − s(l)|` over the
 //! per-line search windows `[lo(l), hi(l)]`.
 //!
-//! Method: the graph-search formulation of Sonka et al. [1] solved by dynamic programming on
+//! Method: the graph-search formulation of Sonka et al. \[1\] solved by dynamic programming on
 //! the unrolled ring. Exact cyclic optimisation would run one DP per start sample; instead we
 //! (1) run the DP over two laps of the ring and read the start sample `s0` off the second lap,
 //! where the influence of the arbitrary initial condition has died out, then (2) run one more
@@ -46,10 +46,10 @@
 //! this search.
 //!
 //! # References
-//! [1] M. Sonka, X. Zhang, M. Siebes, M. S. Bissing, S. C. DeJong, S. M. Collins,
+//! \[1\] M. Sonka, X. Zhang, M. Siebes, M. S. Bissing, S. C. DeJong, S. M. Collins,
 //!     C. R. McKay, "Segmentation of intravascular ultrasound images: a knowledge-based
 //!     approach", IEEE Trans. Medical Imaging 14(4):719–732, 1995.
-//! [2] K. Li, X. Wu, D. Z. Chen, M. Sonka, "Optimal surface segmentation in volumetric images —
+//! \[2\] K. Li, X. Wu, D. Z. Chen, M. Sonka, "Optimal surface segmentation in volumetric images —
 //!     a graph-theoretic approach", IEEE TPAMI 28(1):119–134, 2006 (the multi-surface
 //!     generalisation; we search surfaces one at a time with separation windows instead).
 

@@ -55,9 +55,9 @@
 //! instructions per 512x512 frame (callgrind, `tools/perf_driver.rs 512 4`), as much as the
 //! whole border search. Now (6.6 M): rows are scanned only over the columns of the annulus
 //! `[r_min, r_max]` (squared radii, no `hypot`); a table over a cheap monotone pseudo-angle
-//! ([`diamond`], one division) gives the radial band of the lines a pixel can belong to, so most
+//! (`diamond`, one division) gives the radial band of the lines a pixel can belong to, so most
 //! annulus pixels are rejected before any angle is computed; the angle itself is a polynomial
-//! `atan2` (within 1e-6°, [`super::fastmath::atan2_deg`]); pixels are summed per sector once and the sector
+//! `atan2` (within 1e-6°, `fastmath::atan2_deg`); pixels are summed per sector once and the sector
 //! windows combined afterwards. The pixels binned are the same (up to a line or sector
 //! assignment within 1e-6° of a boundary), and the accuracy figures did not change. A table of
 //! pixel offsets built once per geometry was not used: the catheter centre (hence every

@@ -3,7 +3,7 @@
 //! outside the true lumen (or none), and calcium arcs with shadows, on top of the anatomy and
 //! acquisition of [`PhantomSpec::random`].
 //!
-//! Randomness comes only from a new stream of the seed ([`STREAM_WIRES`]), so
+//! Randomness comes only from a new stream of the seed (`STREAM_WIRES`), so
 //! [`PhantomSpec::random`] itself is untouched (the committed fixtures stay byte-identical).
 
 use super::rng::Rng;
