@@ -16,7 +16,7 @@ fn fixtures() -> PathBuf {
 
 /// The spec of the committed fixtures (see fixtures/README.md).
 fn fixture_spec(count: usize) -> DatasetSpec {
-    DatasetSpec { count, seed: 1, side_px: 512, fov_mm: 10.0, polar: None }
+    DatasetSpec { count, seed: 1, side_px: 512, fov_mm: 10.0, polar: None, cto: false }
 }
 
 fn frame_count(dir: &Path) -> usize {

@@ -58,12 +58,16 @@ pub struct DatasetSpec {
     pub fov_mm: f64,
     /// Polar geometry for all frames; `None` keeps each frame's random geometry.
     pub polar: Option<FixedPolar>,
+    /// Chronic-total-occlusion scenes ([`PhantomSpec::random_cto`]: catheter intraluminal,
+    /// intraplaque or subintimal with the true lumen beside it) instead of
+    /// [`PhantomSpec::random`].
+    pub cto: bool,
 }
 
 impl Default for DatasetSpec {
     /// 40 frames from seed 1, 512x512 pixels over 10 mm, random polar geometry.
     fn default() -> Self {
-        Self { count: 40, seed: 1, side_px: 512, fov_mm: 10.0, polar: None }
+        Self { count: 40, seed: 1, side_px: 512, fov_mm: 10.0, polar: None, cto: false }
     }
 }
 
@@ -78,7 +82,8 @@ impl DatasetSpec {
         self.fov_mm / self.side_px as f64
     }
 
-    /// The spec of frame `i`: `PhantomSpec::random(seed + i)` with the image side and field of
+    /// The spec of frame `i`: `PhantomSpec::random(seed + i)` (or `random_cto` when
+    /// [`DatasetSpec::cto`]) with the image side and field of
     /// view replaced, the catheter offset scaled to the new side (same fraction of the image),
     /// and the polar geometry replaced when [`DatasetSpec::polar`] is set.
     ///
@@ -89,7 +94,7 @@ impl DatasetSpec {
             .ok()
             .and_then(|i| self.seed.checked_add(i))
             .ok_or_else(|| Error::param("seed", "seed + frame index overflows u64"))?;
-        let mut s = PhantomSpec::random(seed);
+        let mut s = if self.cto { PhantomSpec::random_cto(seed) } else { PhantomSpec::random(seed) };
         let scale = self.side_px as f64 / s.image_side_px as f64;
         s.catheter_offset_px = s.catheter_offset_px.map(|v| v * scale);
         s.image_side_px = self.side_px;
@@ -232,7 +237,7 @@ mod tests {
 
     #[test]
     fn frame_specs_share_size_and_fov() {
-        let ds = DatasetSpec { count: 6, seed: 3, side_px: 300, fov_mm: 9.0, polar: None };
+        let ds = DatasetSpec { count: 6, seed: 3, side_px: 300, fov_mm: 9.0, polar: None, cto: false };
         for i in 0..ds.count {
             let s = ds.frame_spec(i).unwrap();
             let r = PhantomSpec::random(3 + i as u64);
@@ -249,6 +254,20 @@ mod tests {
         let fixed = DatasetSpec { polar: Some(FixedPolar::default()), ..ds };
         let specs: Vec<_> = (0..ds.count).map(|i| fixed.frame_spec(i).unwrap()).collect();
         assert_eq!(common_polar(&specs).map(|p| p.depth_mm), Some(5.0));
+    }
+
+    #[test]
+    fn cto_datasets_use_the_cto_scenes() {
+        let ds = DatasetSpec { count: 3, seed: 7000, side_px: 300, fov_mm: 9.0, polar: None, cto: true };
+        for i in 0..ds.count {
+            let mut r = PhantomSpec::random_cto(7000 + i as u64);
+            let scale = 300.0 / r.image_side_px as f64;
+            r.catheter_offset_px = r.catheter_offset_px.map(|v| v * scale);
+            r.image_side_px = 300;
+            r.fov_mm = 9.0;
+            assert_eq!(ds.frame_spec(i).unwrap(), r);
+            assert_ne!(DatasetSpec { cto: false, ..ds }.frame_spec(i).unwrap(), r);
+        }
     }
 
     #[test]

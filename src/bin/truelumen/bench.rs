@@ -176,6 +176,7 @@ pub(crate) fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         side_px: a.side,
         fov_mm: a.fov_mm,
         polar: Some(FixedPolar::default()),
+        cto: false,
     };
     spec.validate()?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads.unwrap_or(0)).build()?;

@@ -25,6 +25,10 @@ pub(crate) struct SimulateArgs {
     /// Same polar geometry for all frames (512 lines x 512 samples over 5 mm, line 0 at 0°, ccw)
     #[arg(long)]
     pub(crate) polar: bool,
+    /// Chronic-total-occlusion scenes: catheter in the patent lumen, in the plaque-filled true
+    /// lumen, or subintimal with the true lumen beside it
+    #[arg(long)]
+    pub(crate) cto: bool,
 }
 
 pub(crate) fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
@@ -34,6 +38,7 @@ pub(crate) fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
         side_px: a.side,
         fov_mm: a.fov_mm,
         polar: a.polar.then(FixedPolar::default),
+        cto: a.cto,
     };
     let started = Instant::now();
     let info = sim::write_dataset(&a.out, &spec)?;
