@@ -208,6 +208,8 @@ pub fn detect_shadows(
     let visible = floor + VISIBLE_FRACTION * spread;
     let win = ((params.shadow_window_mm / mmps).round() as usize).max(3);
     let gap = ((params.shadow_gap_mm / mmps).round() as usize).max(1);
+    let far_len = ((FAR_WINDOW_MM / mmps).round() as usize).max(3);
+    let far_min = ((FAR_MIN_VISIBLE_MM / mmps).round() as usize).max(5);
     let search_end = (ns * 4 / 5).max(start + 1);
     ws.peak.clear();
     ws.depth.clear();
@@ -244,22 +246,17 @@ pub fn detect_shadows(
         // a blurred wire echo brightens again at the lumen wall and is not counted.
         // Only depths where lines normally show tissue can reveal a shadow (in a dim frame the
         // far field is black on every line).
-        ws.column.clear();
-        ws.column.extend(
-            (a..b).filter(|&s| ws.median[s] >= visible).map(|s| (ws.median[s] - row[s]) / (ws.median[s] - floor)),
-        );
+        let median = &ws.median;
+        let missing = |range: std::ops::Range<usize>, column: &mut Vec<f32>| {
+            column.clear();
+            column.extend(range.filter(|&s| median[s] >= visible).map(|s| (median[s] - row[s]) / (median[s] - floor)));
+        };
+        missing(a..b, &mut ws.column);
         let near = least_dark_fifth(&mut ws.column);
         // A shadow goes on to the far field; a dark lumen behind a bright near wall (a lumen
         // beside a subintimal catheter, seen through its bright intima) ends at the far wall.
         // Where tissue is visible beyond the window, the shadow must hold there too.
-        let far_len = ((FAR_WINDOW_MM / mmps).round() as usize).max(3);
-        ws.column.clear();
-        ws.column.extend(
-            (b..(b + far_len).min(ns))
-                .filter(|&s| ws.median[s] >= visible)
-                .map(|s| (ws.median[s] - row[s]) / (ws.median[s] - floor)),
-        );
-        let far_min = ((FAR_MIN_VISIBLE_MM / mmps).round() as usize).max(5);
+        missing(b..(b + far_len).min(ns), &mut ws.column);
         let depth = if ws.column.len() >= far_min { near.min(least_dark_fifth(&mut ws.column)) } else { near };
         ws.peak.push(p);
         ws.depth.push(depth);
