@@ -30,12 +30,21 @@
 //! 2026-11-27: 0.554, 0.876, 0.750, 0.900 (and before the hypotheses were judged on the same
 //! vessel interior: 0.477, 0.882, 0.617, 0.767).
 //!
+//! # Diagnostics (printed, not asserted)
+//! Positions found per true position (a confusion table), and the subintimal lumen Jaccard by
+//! lumen content (occluded / patent) and by the fraction of the true lumen lying in an acoustic
+//! shadow seen from the catheter (calcium, second wire, own wire; from the truth alone). On
+//! 2026-11-28 (session 7): 8 of the 10 wrong positions were intraluminal ↔ intraplaque swaps
+//! (the patent / occluded call), 2 were subintimal frames; subintimal lumens < 10 % shadowed
+//! 0.805 (19 frames), ≥ 10 % shadowed 0.779 (7), occluded 0.794 (22), patent 0.816 (4).
+//!
 //! `cargo test --release --test true_lumen -- --nocapture` prints the figures.
 
 use rayon::prelude::*;
 use truelumen::eval::score_against_truth;
+use truelumen::geometry::{angle_deg_of_point, wrap_deg};
 use truelumen::report::CatheterPosition;
-use truelumen::sim::{PhantomSpec, Simulator};
+use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
@@ -54,6 +63,52 @@ struct Outcome {
     jaccard: f64,
     encloses_ok: bool,
     vessel_encloses: Option<bool>,
+    occluded: bool,
+    shadowed: f64,
+}
+
+/// Fraction of the true lumen's area that lies in an acoustic shadow seen from the catheter
+/// (behind a calcium arc, the second wire or the IVUS's own wire), from the truth alone, on a
+/// 0.02 mm grid. Diagnostic only: it tells where the remaining errors are, it is not a filter.
+fn shadowed_lumen_fraction(t: &Truth) -> f64 {
+    let pts = &t.lumen.points_mm;
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for p in pts {
+        (x0, x1, y0, y1) = (x0.min(p[0]), x1.max(p[0]), y0.min(p[1]), y1.max(p[1]));
+    }
+    let wires: Vec<([f64; 2], f64)> = t
+        .guidewire
+        .iter()
+        .map(|w| (w.center_mm, w.radius_mm))
+        .chain(t.ivus_wire.iter().map(|w| (w.center_mm, w.radius_mm)))
+        .collect();
+    let in_shadow = |p: [f64; 2]| {
+        let (a, r) = (angle_deg_of_point(p), p[0].hypot(p[1]));
+        let behind_calcium =
+            t.calcium.iter().any(|c| r > c.depth_mm && wrap_deg(a - c.start_deg) <= wrap_deg(c.end_deg - c.start_deg));
+        let behind_wire = wires.iter().any(|&(c, rad)| {
+            let d = c[0].hypot(c[1]);
+            let half = (rad / d.max(rad)).asin().to_degrees();
+            let off = wrap_deg(a - angle_deg_of_point(c) + 180.0) - 180.0;
+            r > d && off.abs() <= half
+        });
+        behind_calcium || behind_wire
+    };
+    let step = 0.02;
+    let (mut n, mut k) = (0usize, 0usize);
+    let mut y = y0;
+    while y <= y1 {
+        let mut x = x0;
+        while x <= x1 {
+            if t.lumen.contains([x, y]) {
+                n += 1;
+                k += usize::from(in_shadow([x, y]));
+            }
+            x += step;
+        }
+        y += step;
+    }
+    if n == 0 { 0.0 } else { k as f64 / n as f64 }
 }
 
 #[test]
@@ -75,6 +130,8 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
                     jaccard: s.lumen_jaccard,
                     encloses_ok: res.lumen.as_ref().map(|l| l.encloses_catheter) == ph.truth.lumen_encloses_catheter,
                     vessel_encloses: res.vessel.as_ref().map(|v| v.encloses_catheter),
+                    occluded: ph.truth.occluded,
+                    shadowed: shadowed_lumen_fraction(&ph.truth),
                 }
             },
         )
@@ -93,6 +150,29 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
     let encloses = outcomes.iter().filter(|o| o.encloses_ok).count() as f64 / n;
     for o in outcomes.iter().filter(|o| o.want != o.got) {
         println!("  seed {}: truth {:?}, found {:?}, lumen Jaccard {:.3}", o.seed, o.want, o.got, o.jaccard);
+    }
+    // Where the errors are (diagnostic, no thresholds): positions found per true position,
+    // and the subintimal lumens by content and by how much of them lies in a shadow.
+    let classes = [CatheterPosition::Intraluminal, CatheterPosition::Intraplaque, CatheterPosition::Subintimal];
+    println!("truth \\ found: intraluminal intraplaque subintimal unknown");
+    for want in classes {
+        let of = |got: CatheterPosition| outcomes.iter().filter(|o| o.want == want && o.got == got).count();
+        let unknown = outcomes.iter().filter(|o| o.want == want && !classes.contains(&o.got)).count();
+        println!("  {want:?}: {} {} {} {unknown}", of(classes[0]), of(classes[1]), of(classes[2]));
+    }
+    let sub_jm = |f: &dyn Fn(&Outcome) -> bool| {
+        let of: Vec<f64> =
+            outcomes.iter().filter(|o| o.want == CatheterPosition::Subintimal && f(o)).map(|o| o.jaccard).collect();
+        (of.len(), of.iter().sum::<f64>() / of.len().max(1) as f64)
+    };
+    for (label, f) in [
+        ("occluded", &(|o: &Outcome| o.occluded) as &dyn Fn(&Outcome) -> bool),
+        ("patent", &|o: &Outcome| !o.occluded),
+        ("lumen < 10 % shadowed", &|o: &Outcome| o.shadowed < 0.1),
+        ("lumen >= 10 % shadowed", &|o: &Outcome| o.shadowed >= 0.1),
+    ] {
+        let (n, jm) = sub_jm(f);
+        println!("  subintimal, {label}: {n} frames, lumen Jaccard mean {jm:.3}");
     }
     let jm = |c: CatheterPosition| by_class.iter().find(|b| b.0 == c).map_or(0.0, |b| b.2);
     let (jm_sub, jm_ip) = (jm(CatheterPosition::Subintimal), jm(CatheterPosition::Intraplaque));
