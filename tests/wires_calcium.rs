@@ -21,6 +21,9 @@
 //! hidden), own wire kept apart 98.2 %, relative angle 2.78° median, inside/outside 84.2 %
 //! (89.5 % on 2026-11-28),
 //! calcium arc error 6.2° median (22 frames), no calcium reported in 97.6 % of frames without.
+//! The run also prints the inside/outside calls by truth (inside / outside) and by the distance
+//! from the wire centre to the true lumen border (diagnostic). Session 7: all 3 wrong calls
+//! (with the sequence pass) are wires inside the lumen, 2 of them within 0.25 mm of its border.
 //! Note: seeds 7300–7615 were looked at once during development and are not used here. Print the figures with
 //! `cargo test --release --test wires_calcium -- --nocapture`.
 
@@ -99,6 +102,9 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
     let mut scores: Vec<WireCalciumScore> = Vec::new();
     let mut single: Vec<WireCalciumScore> = Vec::new();
     let mut hints = 0;
+    // Inside/outside calls of matched second wires: (truth inside, distance to the true lumen
+    // border in mm, call correct), for the breakdown printed below (diagnostic, not asserted).
+    let mut inside_calls: Vec<(bool, f64, bool)> = Vec::new();
     for &seed in seeds {
         let phantoms: Vec<Phantom> =
             scenes(seed, FRAMES_PER_PULLBACK).par_iter().map(|s| simulate(s).unwrap()).collect();
@@ -143,12 +149,25 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
             // Every frame with a second wire carries guidance with a hint.
             assert_eq!(r.guidewire.is_some(), r.guidance.is_some(), "{}", r.source);
             hints += usize::from(r.guidance.as_ref().is_some_and(|g| !g.hint.is_empty()));
+            if let (Some(ok), Some(w)) = (s.inside_correct, &t.guidewire) {
+                inside_calls.push((w.in_true_lumen, w.distance_to_lumen_mm.abs(), ok));
+            }
             scores.push(s);
         }
     }
     let sum = summarize_wires_calcium(&scores);
     println!("\nsingle-frame (no sequence pass):\n{}\n", summarize_wires_calcium(&single));
     println!("with the sequence pass:\n{sum}\nhints: {hints}");
+    println!("inside/outside by truth and distance from the wire centre to the true lumen border:");
+    for inside in [true, false] {
+        for (lo, hi) in [(0.0, 0.25), (0.25, 0.5), (0.5, f64::INFINITY)] {
+            let of: Vec<bool> =
+                inside_calls.iter().filter(|c| c.0 == inside && c.1 >= lo && c.1 < hi).map(|c| c.2).collect();
+            let ok = of.iter().filter(|&&b| b).count();
+            let what = if inside { "inside" } else { "outside" };
+            println!("  truth {what:7}, {lo:.2}–{hi:.2} mm: {ok} of {} correct", of.len());
+        }
+    }
     if bars == Bars::None {
         return;
     }
