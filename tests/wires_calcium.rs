@@ -22,7 +22,7 @@
 //! (89.5 % on 2026-11-28),
 //! calcium arc error 6.2° median (22 frames), no calcium reported in 97.6 % of frames without.
 //! The run also prints the inside/outside calls by truth (inside / outside) and by the distance
-//! from the wire centre to the true lumen border (diagnostic). Session 7: all 3 wrong calls
+//! from the wire centre to the true lumen border (diagnostic). Session 7: all 4 wrong calls
 //! (with the sequence pass) are wires inside the lumen, 2 of them within 0.25 mm of its border.
 //! Note: seeds 7300–7615 were looked at once during development and are not used here. Print the figures with
 //! `cargo test --release --test wires_calcium -- --nocapture`.
