@@ -20,10 +20,10 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PolarView, RegionEvidence,
-    SPECKLE_SD_DB, TrueLumenEvidence, beside_wins, find_lumen_beside, interior_sd_ratio, partition_evidence,
-    partition_evidence_within, patent_lumen, recentred_eem, refine_beside_border, region_evidence,
-    shadowed_border_rays, window_sd,
+    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PATENT_STEP_DB,
+    PATENT_UNCERTAIN_DB, PolarView, RegionEvidence, SPECKLE_SD_DB, TrueLumenEvidence, beside_wins, find_lumen_beside,
+    interior_sd_ratio, partition_evidence, partition_evidence_within, patent_lumen, recentred_eem,
+    refine_beside_border, region_evidence, shadowed_border_rays, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
@@ -592,6 +592,12 @@ impl Pipeline {
             quality.flag(QualityFlag::NoLumenFound);
         }
         let catheter_position = if lumen.is_some() { catheter_position } else { CatheterPosition::Unknown };
+        // Intraluminal vs intraplaque decided by a step close to the patent/occluded threshold.
+        if matches!(catheter_position, CatheterPosition::Intraluminal | CatheterPosition::Intraplaque)
+            && self.last_true_lumen.patent_margin_db.abs() < PATENT_UNCERTAIN_DB
+        {
+            quality.flag(QualityFlag::PositionUncertain);
+        }
         if vessel.is_none() {
             quality.flag(QualityFlag::NoVesselFound);
         } else if self.seg.borders.vessel.iter().any(|&s| s + 2 >= end) {
@@ -812,6 +818,7 @@ impl Pipeline {
             beside_center_mm: beside.then_some(self.beside.best.center_mm),
             use_beside,
             raw_contrast_sd: 0.0,
+            patent_margin_db: f64::NAN,
             eem_gap_mm,
             split_within_enclosing: within,
             lumen_to_eem_mm,
@@ -832,11 +839,14 @@ impl Pipeline {
             region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd)
         };
         // Or the enclosing lumen lies below the displayed range (clipped blood).
-        let patent = patent_lumen(raw.contrast_sd)
-            || (!use_beside
-                && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)
-                    .is_some_and(|r| r < BELOW_RANGE_SD_RATIO));
+        let below_range = !use_beside
+            && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)
+                .is_some_and(|r| r < BELOW_RANGE_SD_RATIO);
+        let patent = patent_lumen(raw.contrast_sd) || below_range;
         self.last_true_lumen.raw_contrast_sd = raw.contrast_sd;
+        if !use_beside && !below_range {
+            self.last_true_lumen.patent_margin_db = SPECKLE_SD_DB * raw.contrast_sd - PATENT_STEP_DB;
+        }
         if use_beside {
             // The vessel is the one found without a lumen inside it.
             if self.wall_path.len() == n {

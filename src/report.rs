@@ -241,6 +241,10 @@ pub enum QualityFlag {
     /// A lumen or vessel border was interpolated across A-lines lost in calcium shadow (see
     /// `calcium`).
     CalciumShadowBridged,
+    /// `catheter_position` is `intraluminal` or `intraplaque` by a lumen contrast within
+    /// [`crate::segment::beside::PATENT_UNCERTAIN_DB`] of the patent/occluded threshold: the
+    /// lumen may as well hold blood as plaque (the other of the two positions).
+    PositionUncertain,
 }
 
 /// Quality flags and the figures behind them.

@@ -876,6 +876,13 @@ pub fn interior_sd_ratio(
     Some((sum2 / n as f64 - m * m).max(0.0).sqrt() / speckle_sd)
 }
 
+/// A patent/occluded call whose step lies within this many dB of [`PATENT_STEP_DB`] is
+/// flagged `position_uncertain` (unless the call came from blood below the displayed range).
+/// Tuning frames 1000–1299 (`tools/tune.rs`), intraluminal/intraplaque calls: CTO scenes 13 of
+/// 26 wrong calls flagged and 26 of 141 right ones, non-CTO scenes 13 of 39 and 20 of 258
+/// (on the CTO step values alone ±1.5 dB would flag 5 wrong / 16 right, ±3.5 dB 15 / 36).
+pub const PATENT_UNCERTAIN_DB: f64 = 2.5;
+
 /// Whether a lumen with `contrast_sd` (unfiltered frame, in its speckle SDs) holds blood: the
 /// backscatter step `SPECKLE_SD_DB · contrast_sd` exceeds [`PATENT_STEP_DB`].
 pub fn patent_lumen(contrast_sd: f64) -> bool {
@@ -988,6 +995,11 @@ pub struct TrueLumenEvidence {
     pub use_beside: bool,
     /// Contrast of the reported lumen on the unfiltered frame, its speckle SDs (patent/occluded).
     pub raw_contrast_sd: f64,
+    /// How far the patent/occluded call of a catheter-enclosing lumen lay from its threshold:
+    /// `SPECKLE_SD_DB · raw_contrast_sd − PATENT_STEP_DB`, dB (positive = patent side). NaN when
+    /// the call did not rest on that step (lumen beside the catheter, or blood below the
+    /// displayed range).
+    pub patent_margin_db: f64,
     /// Smallest distance from the sheath to the EEM found on its own, over unshadowed lines, mm.
     pub eem_gap_mm: f64,
     /// Beside lumen as a split of the part of the vessel interior inside the enclosing lumen.
