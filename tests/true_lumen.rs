@@ -46,7 +46,7 @@
 
 use rayon::prelude::*;
 use truelumen::eval::score_against_truth;
-use truelumen::geometry::{angle_deg_of_point, wrap_deg};
+use truelumen::geometry::{angle_deg_of_point, relative_angle_deg, wrap_deg};
 use truelumen::report::{CatheterPosition, QualityFlag};
 use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
@@ -94,8 +94,7 @@ fn shadowed_lumen_fraction(t: &Truth) -> f64 {
         let behind_wire = wires.iter().any(|&(c, rad)| {
             let d = c[0].hypot(c[1]);
             let half = (rad / d.max(rad)).asin().to_degrees();
-            let off = wrap_deg(a - angle_deg_of_point(c) + 180.0) - 180.0;
-            r > d && off.abs() <= half
+            r > d && relative_angle_deg(angle_deg_of_point(c), a).abs() <= half
         });
         behind_calcium || behind_wire
     };
@@ -166,19 +165,17 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
         let unknown = outcomes.iter().filter(|o| o.want == want && !classes.contains(&o.got)).count();
         println!("  {want:?}: {} {} {} {unknown}", of(classes[0]), of(classes[1]), of(classes[2]));
     }
-    let sub_jm = |f: &dyn Fn(&Outcome) -> bool| {
+    let groups: [(&str, fn(&Outcome) -> bool); 4] = [
+        ("occluded", |o| o.occluded),
+        ("patent", |o| !o.occluded),
+        ("lumen < 10 % shadowed", |o| o.shadowed < 0.1),
+        ("lumen >= 10 % shadowed", |o| o.shadowed >= 0.1),
+    ];
+    for (label, keep) in groups {
         let of: Vec<f64> =
-            outcomes.iter().filter(|o| o.want == CatheterPosition::Subintimal && f(o)).map(|o| o.jaccard).collect();
-        (of.len(), of.iter().sum::<f64>() / of.len().max(1) as f64)
-    };
-    for (label, f) in [
-        ("occluded", &(|o: &Outcome| o.occluded) as &dyn Fn(&Outcome) -> bool),
-        ("patent", &|o: &Outcome| !o.occluded),
-        ("lumen < 10 % shadowed", &|o: &Outcome| o.shadowed < 0.1),
-        ("lumen >= 10 % shadowed", &|o: &Outcome| o.shadowed >= 0.1),
-    ] {
-        let (n, jm) = sub_jm(f);
-        println!("  subintimal, {label}: {n} frames, lumen Jaccard mean {jm:.3}");
+            outcomes.iter().filter(|o| o.want == CatheterPosition::Subintimal && keep(o)).map(|o| o.jaccard).collect();
+        let jm = of.iter().sum::<f64>() / of.len().max(1) as f64;
+        println!("  subintimal, {label}: {} frames, lumen Jaccard mean {jm:.3}", of.len());
     }
     // `position_uncertain` should mark the intraluminal/intraplaque calls most likely wrong.
     let lp = [CatheterPosition::Intraluminal, CatheterPosition::Intraplaque];
