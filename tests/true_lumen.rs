@@ -165,7 +165,8 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
         let unknown = outcomes.iter().filter(|o| o.want == want && !classes.contains(&o.got)).count();
         println!("  {want:?}: {} {} {} {unknown}", of(classes[0]), of(classes[1]), of(classes[2]));
     }
-    let groups: [(&str, fn(&Outcome) -> bool); 4] = [
+    type Keep = fn(&Outcome) -> bool;
+    let groups: [(&str, Keep); 4] = [
         ("occluded", |o| o.occluded),
         ("patent", |o| !o.occluded),
         ("lumen < 10 % shadowed", |o| o.shadowed < 0.1),
