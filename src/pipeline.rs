@@ -20,9 +20,9 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PATENT_STEP_DB,
-    PATENT_UNCERTAIN_DB, PolarView, RegionEvidence, SPECKLE_SD_DB, TrueLumenEvidence, beside_wins, find_lumen_beside,
-    interior_sd_ratio, partition_evidence, partition_evidence_within, patent_lumen, recentred_eem,
+    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PATENT_UNCERTAIN_DB,
+    PolarView, RegionEvidence, SPECKLE_SD_DB, TrueLumenEvidence, beside_wins, darkest_interior_mean, find_lumen_beside,
+    interior_sd_ratio, partition_evidence, partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem,
     refine_beside_border, region_evidence, shadowed_border_rays, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
@@ -818,6 +818,7 @@ impl Pipeline {
             beside_center_mm: beside.then_some(self.beside.best.center_mm),
             use_beside,
             raw_contrast_sd: 0.0,
+            dark_contrast_sd: f64::NAN,
             patent_margin_db: f64::NAN,
             eem_gap_mm,
             split_within_enclosing: within,
@@ -842,10 +843,17 @@ impl Pipeline {
         let below_range = !use_beside
             && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)
                 .is_some_and(|r| r < BELOW_RANGE_SD_RATIO);
-        let patent = patent_lumen(raw.contrast_sd) || below_range;
         self.last_true_lumen.raw_contrast_sd = raw.contrast_sd;
+        if !use_beside {
+            let s0 = (((catheter_radius_mm + CATHETER_MARGIN_MM) / mmps).ceil() as usize).max(start);
+            if let Some(d) = darkest_interior_mean(&self.polar, &self.seg.borders.lumen, s0, &self.shadows.bridge) {
+                self.last_true_lumen.dark_contrast_sd = (raw.mean_out - d) / raw_sd;
+            }
+        }
+        let dark = self.last_true_lumen.dark_contrast_sd;
+        let patent = patent_lumen(raw.contrast_sd, dark) || below_range;
         if !use_beside && !below_range {
-            self.last_true_lumen.patent_margin_db = SPECKLE_SD_DB * raw.contrast_sd - PATENT_STEP_DB;
+            self.last_true_lumen.patent_margin_db = patent_margin_db(raw.contrast_sd, dark);
         }
         if use_beside {
             // The vessel is the one found without a lumen inside it.

@@ -106,16 +106,17 @@ fn main() {
         if cto || std::env::var("BESIDE").is_ok_and(|v| v != "0") {
             let want = t.catheter_position_class();
             println!(
-                "   position truth {want:?} found {:?} {} encloses {:?} lumen-area truth {:.2} found {:?}",
+                "   position truth {want:?} found {:?} {} encloses {:?} lumen-area truth {:.2} found {:?} lumen echo {:.1} dB",
                 res.catheter_position,
                 if want == res.catheter_position { "OK" } else { "WRONG" },
                 res.lumen.as_ref().map(|l| l.encloses_catheter),
                 t.lumen_area_mm2,
                 res.lumen.as_ref().map(|l| l.area_mm2),
+                spec.lumen_echo_db,
             );
             let e = p.last_true_lumen();
             println!(
-                "   evidence band z enc {:.1} bes {:.1} | split z enc {:.1} bes {:.1} at {:?} | use beside {} | raw contrast {:.2} SD | eem gap {:.2} mm | within enc z {:.1} c {:.2} a {:.2} overlap {:.2} | lumen to eem {:.2} mm | eem alone {:.2} joint {:.2}",
+                "   evidence band z enc {:.1} bes {:.1} | split z enc {:.1} bes {:.1} at {:?} | use beside {} | raw contrast {:.2} SD dark {:.2} | eem gap {:.2} mm | within enc z {:.1} c {:.2} a {:.2} overlap {:.2} | lumen to eem {:.2} mm | eem alone {:.2} joint {:.2}",
                 e.enclosing.z,
                 e.beside.map_or(f64::NAN, |b| b.z),
                 e.partition_enclosing.z,
@@ -123,6 +124,7 @@ fn main() {
                 e.beside_center_mm.map(|c| [(c[0] * 100.0).round() / 100.0, (c[1] * 100.0).round() / 100.0]),
                 e.use_beside,
                 e.raw_contrast_sd,
+                e.dark_contrast_sd,
                 e.eem_gap_mm,
                 e.split_within_enclosing.z,
                 e.split_within_enclosing.contrast_sd,

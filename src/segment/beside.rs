@@ -111,6 +111,20 @@
 //! is 15–30 dB below plaque, occlusive plaque/thrombus 6–12 dB (domain notes); the lumen is
 //! called patent above the midpoint, [`PATENT_STEP_DB`].
 //!
+//! *Thin lumens.* When the lumen is a thin gap round the catheter (small vessel, catheter
+//! nearly wedged), the whole-interior mean is raised by the sheath's ring-down residue and by
+//! the blur of the bright wall, and a patent lumen reads as occluded (tuning CTO frames:
+//! 25–27 dB of blood measured as 5–12 dB). The interior is therefore also split into six
+//! depth fractions between the catheter and the border, each averaged over all lines
+//! ([`darkest_interior_mean`]), and the step to the darkest fraction counts too, less
+//! [`DARK_DEPTH_ALLOWANCE_DB`] because the darkest of several depths reads deeper than the
+//! lumen's mean ([`patent_margin_db`] takes the larger of the two). On tuning frames
+//! 1000–1299 (`tools/tune.rs`, `BESIDE=1`) catheter position correct 255 → 259 of 300 CTO
+//! scenes and 258 → 264 of 300 non-CTO scenes; the held-out CTO set of `tests/true_lumen.rs`
+//! is unchanged (no call changed). On the tuning frames the darkest-depth step alone, best
+//! threshold, gave 151 of 167 CTO calls but lost patent lumens of the non-CTO scenes whose
+//! step is near the threshold (whole interior alone: 143).
+//!
 //! *Below the displayed range.* At low gain or a narrow dynamic range blood falls below the
 //! display's floor: its pixels are clipped (or at the noise floor), the interior's log-SD
 //! collapses far below the speckle SD, and its mean — hence the contrast — is raised, so the
@@ -839,6 +853,41 @@ pub fn window_sd(image: &Plane<f32>, start: usize, end: usize, w: usize, shadowe
     *m
 }
 
+/// Number of depth fractions [`darkest_interior_mean`] splits a lumen's interior into.
+pub const DARK_DEPTH_FRACTIONS: usize = 6;
+
+/// Darkest interior level of a catheter-enclosing lumen: the interior of each unshadowed line
+/// (samples `s0 .. lumen[l]`) is split into [`DARK_DEPTH_FRACTIONS`] equal fractions of its
+/// depth, each fraction averaged over all lines, and the lowest mean returned (fractions with
+/// fewer samples than a quarter of the lines, or 20, are skipped). `None` without samples.
+pub fn darkest_interior_mean(polar: &Plane<f32>, lumen: &[usize], s0: usize, shadowed: &[bool]) -> Option<f64> {
+    const BINS: usize = DARK_DEPTH_FRACTIONS;
+    let bins = BINS;
+    let mut sum = [0.0f64; BINS];
+    let mut cnt = [0usize; BINS];
+    let mut lines = 0usize;
+    for (l, &e) in lumen.iter().enumerate().take(polar.rows()) {
+        if shadowed.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        let row = polar.row(l);
+        let e = e.min(row.len());
+        if e <= s0 {
+            continue;
+        }
+        lines += 1;
+        let w = (e - s0) as f64;
+        for k in s0..e {
+            let b = (((k - s0) as f64 + 0.5) / w * bins as f64) as usize;
+            let b = b.min(bins - 1);
+            sum[b] += row[k] as f64;
+            cnt[b] += 1;
+        }
+    }
+    let min_n = (lines / 4).max(20);
+    (0..bins).filter(|&b| cnt[b] >= min_n).map(|b| sum[b] / cnt[b] as f64).min_by(f64::total_cmp)
+}
+
 /// Interior log-SD / speckle SD below which a lumen is taken to lie below the displayed range
 /// (module docs, "Patent or occluded").
 pub const BELOW_RANGE_SD_RATIO: f64 = 0.6;
@@ -878,15 +927,31 @@ pub fn interior_sd_ratio(
 
 /// A patent/occluded call whose step lies within this many dB of [`PATENT_STEP_DB`] is
 /// flagged `position_uncertain` (unless the call came from blood below the displayed range).
-/// Tuning frames 1000–1299 (`tools/tune.rs`), intraluminal/intraplaque calls: CTO scenes 13 of
-/// 26 wrong calls flagged and 26 of 141 right ones, non-CTO scenes 13 of 39 and 20 of 258
-/// (on the CTO step values alone ±1.5 dB would flag 5 wrong / 16 right, ±3.5 dB 15 / 36).
+/// Tuning frames 1000–1299 (`tools/tune.rs`), intraluminal/intraplaque calls: CTO scenes 12 of
+/// 22 wrong calls flagged and 28 of 145 right ones, non-CTO scenes 11 of 33 and 23 of 264
+/// (chosen with the whole-interior step alone, when ±1.5 dB flagged 5 wrong / 16 right of the
+/// CTO calls and ±3.5 dB 15 / 36).
 pub const PATENT_UNCERTAIN_DB: f64 = 2.5;
 
-/// Whether a lumen with `contrast_sd` (unfiltered frame, in its speckle SDs) holds blood: the
-/// backscatter step `SPECKLE_SD_DB · contrast_sd` exceeds [`PATENT_STEP_DB`].
-pub fn patent_lumen(contrast_sd: f64) -> bool {
-    SPECKLE_SD_DB * contrast_sd > PATENT_STEP_DB
+/// Allowance subtracted from the step measured at the darkest depth of a catheter-enclosing
+/// lumen ([`darkest_interior_mean`]) before it is compared with [`PATENT_STEP_DB`], dB: the
+/// darkest of several depths reads deeper than the lumen's mean level (module docs, "Patent
+/// or occluded").
+pub const DARK_DEPTH_ALLOWANCE_DB: f64 = 4.0;
+
+/// How far a lumen's backscatter step lies above [`PATENT_STEP_DB`], dB (positive = patent):
+/// the larger of the whole-interior step `SPECKLE_SD_DB · contrast_sd` and the darkest-depth
+/// step `SPECKLE_SD_DB · dark_contrast_sd −` [`DARK_DEPTH_ALLOWANCE_DB`] (both in speckle SDs
+/// of the unfiltered frame; a NaN `dark_contrast_sd` — lumen beside the catheter — is ignored).
+pub fn patent_margin_db(contrast_sd: f64, dark_contrast_sd: f64) -> f64 {
+    let whole = SPECKLE_SD_DB * contrast_sd;
+    let darkest = SPECKLE_SD_DB * dark_contrast_sd - DARK_DEPTH_ALLOWANCE_DB;
+    whole.max(darkest) - PATENT_STEP_DB
+}
+
+/// Whether a lumen holds blood: its [`patent_margin_db`] is positive.
+pub fn patent_lumen(contrast_sd: f64, dark_contrast_sd: f64) -> bool {
+    patent_margin_db(contrast_sd, dark_contrast_sd) > 0.0
 }
 
 /// Radius of the star-shaped region (`center_mm`, `radii_mm` along evenly spaced display
@@ -995,8 +1060,11 @@ pub struct TrueLumenEvidence {
     pub use_beside: bool,
     /// Contrast of the reported lumen on the unfiltered frame, its speckle SDs (patent/occluded).
     pub raw_contrast_sd: f64,
+    /// The same band against the darkest depth of a catheter-enclosing lumen's interior
+    /// ([`darkest_interior_mean`]), its speckle SDs; NaN for a lumen beside the catheter.
+    pub dark_contrast_sd: f64,
     /// How far the patent/occluded call of a catheter-enclosing lumen lay from its threshold:
-    /// `SPECKLE_SD_DB · raw_contrast_sd − PATENT_STEP_DB`, dB (positive = patent side). NaN when
+    /// [`patent_margin_db`] of the two contrasts, dB (positive = patent side). NaN when
     /// the call did not rest on that step (lumen beside the catheter, or blood below the
     /// displayed range).
     pub patent_margin_db: f64,
@@ -1211,4 +1279,43 @@ pub fn recentred_eem(
         out.push(((0.5 * (t0 + t1) / dt).round() as usize).min(max_s));
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thin lumen whose interior is blurred at both ends: the darkest depth fraction is
+    /// found, where the whole-interior mean is raised.
+    #[test]
+    fn darkest_interior_mean_finds_the_dark_middle_of_a_blurred_gap() {
+        // Samples 10..22 are the interior: bright at its ends (sheath and wall blur), 20 in
+        // the middle; line 3 is shadowed (and holds nonsense that must not count).
+        let polar = Plane::from_fn(40, 60, |l, k| match (l, k) {
+            (3, _) => -500.0,
+            (_, 10..=11) | (_, 20..=21) => 150.0,
+            (_, 12..=19) => 20.0,
+            _ => 200.0,
+        });
+        let lumen = vec![22usize; 40];
+        let mut shadowed = vec![false; 40];
+        shadowed[3] = true;
+        let dark = darkest_interior_mean(&polar, &lumen, 10, &shadowed).unwrap();
+        assert!((dark - 20.0).abs() < 1e-9, "{dark}");
+        // No interior at all.
+        assert_eq!(darkest_interior_mean(&polar, &vec![10usize; 40], 10, &shadowed), None);
+    }
+
+    #[test]
+    fn patent_margin_takes_the_larger_step_and_ignores_a_missing_darkest_step() {
+        let sd = |db: f64| db / SPECKLE_SD_DB;
+        // Whole interior 10 dB, darkest depth 20 dB: 20 − allowance counts.
+        let m = patent_margin_db(sd(10.0), sd(20.0));
+        assert!((m - (20.0 - DARK_DEPTH_ALLOWANCE_DB - PATENT_STEP_DB)).abs() < 1e-9, "{m}");
+        assert!(patent_lumen(sd(10.0), sd(20.0)));
+        // Beside lumens have no darkest-depth step.
+        assert!((patent_margin_db(sd(10.0), f64::NAN) - (10.0 - PATENT_STEP_DB)).abs() < 1e-9);
+        assert!(!patent_lumen(sd(10.0), f64::NAN));
+        assert!(patent_lumen(sd(PATENT_STEP_DB + 0.5), f64::NAN));
+    }
 }
