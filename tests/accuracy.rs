@@ -120,7 +120,9 @@ struct Scored {
     calcium: bool,
 }
 
-/// The bars the summary misses, one line each (empty = all met). NaN figures fail.
+/// The bars the summary misses, one line each (empty = all met). NaN figures fail (hence the
+/// negated comparisons).
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn failures(s: &Summary, bars: &Bars) -> Vec<String> {
     let mut f = Vec::new();
     let mut min = |name: &str, got: f64, bar: f64| {
@@ -178,7 +180,8 @@ fn breakdown(frames: &[Scored]) -> String {
         "{:<12} {:>3}  {:>6}  {:>6}  {:>6}  {:>6}  {:>6}  {:>6}  {:>4}  {:>5}  {:>5}  {:>6}  {:>5}\n",
         "subgroup", "n", "lum_J", "ves_J", "lumHD", "vesHD", "lumDe", "vesDe", "wire", "det%", "fal%", "angle", "in%"
     );
-    let groups: [(&str, &dyn Fn(&Scored) -> bool); 7] = [
+    type Keep<'a> = &'a dyn Fn(&Scored) -> bool;
+    let groups: [(&str, Keep); 7] = [
         ("all", &|_| true),
         ("patent", &|s| !s.occluded),
         ("occluded", &|s| s.occluded),

@@ -9,7 +9,10 @@
 //! * `FIX512=1`: 512 px / 10 mm frames like the fixtures instead of the drawn size.
 //! * `WIRE=1`: prints the true wire and every shadow run found.
 //! * `CTO=1`: chronic-total-occlusion scenes (`PhantomSpec::random_cto`); prints the true and
-//!   found catheter position, the evidence of the true-lumen hypotheses and the position accuracy.
+//!   found catheter position, the evidence of the true-lumen hypotheses (with the true lumen
+//!   echo and the whole-interior / darkest-depth contrasts of the patent call) and the position
+//!   accuracy; for correctly placed subintimal lumens, the radial border error per ray by the
+//!   ray's angle from the catheter→lumen direction (`RAYDUMP=1`: every ray).
 //! * `LUMEN_REFINE=0`: no half-power refinement of a catheter-enclosing lumen.
 //! * `BESIDE=0` / `BESIDE=1`: search for the true lumen beside the catheter off / on (default:
 //!   the pipeline default); `BESIDE=1` also prints the true-lumen evidence without `CTO`.
@@ -63,6 +66,7 @@ fn main() {
     let mut p = Pipeline::new(cfg).unwrap();
     let mut scores = Vec::new();
     let mut positions = Vec::new();
+    let mut ray_err: Vec<Vec<f64>> = vec![Vec::new(); 6];
     for seed in start..start + count {
         let cto = std::env::var("CTO").is_ok();
         let mut spec = if cto { PhantomSpec::random_cto(seed) } else { PhantomSpec::random(seed) };
@@ -173,6 +177,33 @@ fn main() {
                     n_both as f64 / n_fin.max(1) as f64,
                     t.occluded as u8,
                 );
+            }
+            // Radial error of the beside lumen per ray, by the angle between the ray and the
+            // catheter→centre direction (0° far side, 90° lateral sides, 180° near side).
+            if want == res.catheter_position
+                && want == truelumen::report::CatheterPosition::Subintimal
+                && s.lumen_jaccard > 0.6
+                && let (Some(l), Some(c)) = (res_t.lumen.as_ref(), p.last_true_lumen().beside_center_mm)
+            {
+                let ct = [c[0] + d[0], c[1] + d[1]];
+                let cn = ct[0].hypot(ct[1]).max(1e-9);
+                for q in &l.contour_mm.points_mm {
+                    let v = [q[0] - ct[0], q[1] - ct[1]];
+                    let rf = v[0].hypot(v[1]);
+                    if rf < 1e-6 {
+                        continue;
+                    }
+                    let u = [v[0] / rf, v[1] / rf];
+                    let mut rt = 0.0;
+                    while rt < 6.0 && t.lumen.contains([ct[0] + rt * u[0], ct[1] + rt * u[1]]) {
+                        rt += 0.005;
+                    }
+                    let phi = ((u[0] * ct[0] + u[1] * ct[1]) / cn).clamp(-1.0, 1.0).acos().to_degrees();
+                    ray_err[((phi / 30.0) as usize).min(5)].push(rf - rt);
+                    if std::env::var("RAYDUMP").is_ok() {
+                        println!("RAY {seed} {:.1} {:.4} {:.4}", phi, rf, rt);
+                    }
+                }
             }
             positions.push((want, res.catheter_position, s.lumen_jaccard));
         }
@@ -286,6 +317,22 @@ fn main() {
         st.ms_per_frame(truelumen::timing::Stage::Borders),
         st.frames
     );
+    for (i, e) in ray_err.iter_mut().enumerate() {
+        if e.is_empty() {
+            continue;
+        }
+        e.sort_by(f64::total_cmp);
+        let q = |f: f64| e[((e.len() - 1) as f64 * f) as usize];
+        println!(
+            "beside ray error, angle {:3}-{:3} deg from far side: n {} median {:+.3} mm, quartiles {:+.3} {:+.3}",
+            i * 30,
+            i * 30 + 30,
+            e.len(),
+            q(0.5),
+            q(0.25),
+            q(0.75)
+        );
+    }
     if !positions.is_empty() {
         use truelumen::report::CatheterPosition as P;
         let ok = positions.iter().filter(|(a, b, _)| a == b).count();

@@ -18,8 +18,11 @@ use truelumen::pipeline::polar_display_geometry;
 use truelumen::report::{FrameResult, RegionResult};
 use truelumen::{Calibration, CartImage, Error, Pipeline, PipelineConfig, PolarGeometry, Rotation};
 
+/// A harness: runs one input through the code under test.
+pub type Harness = fn(&[u8]);
+
 /// The harnesses, by target name (the sub-folder of `tests/regressions/` and the fuzz target).
-pub const TARGETS: &[(&str, fn(&[u8]))] =
+pub const TARGETS: &[(&str, Harness)] =
     &[("image", image), ("sidecar", sidecar), ("results", results), ("pipeline", pipeline), ("pullback", pullback)];
 
 thread_local! {

@@ -570,18 +570,6 @@ fn write_index(a: &AnalyzeArgs, rows: &[(&Planned, Summary)]) -> Result<(), Erro
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shard_parsing() {
-        assert_eq!(parse_shard("0/4"), Ok((0, 4)));
-        assert_eq!(parse_shard(" 3 / 4 "), Ok((3, 4)));
-        assert!(parse_shard("4/4").is_err() && parse_shard("1/0").is_err() && parse_shard("1").is_err());
-    }
-}
-
 /// The pullback report's timing: the resolved file/command-line timing, else the `fps` /
 /// `pullback_mm_per_s` of a `calibration.json` next to the input, else the documented
 /// defaults ([`pullback::DEFAULT_FPS`], [`pullback::DEFAULT_PULLBACK_MM_PER_S`]); `origin`
@@ -613,4 +601,16 @@ fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback:
     };
     timing.validate()?;
     Ok(timing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_parsing() {
+        assert_eq!(parse_shard("0/4"), Ok((0, 4)));
+        assert_eq!(parse_shard(" 3 / 4 "), Ok((3, 4)));
+        assert!(parse_shard("4/4").is_err() && parse_shard("1/0").is_err() && parse_shard("1").is_err());
+    }
 }
