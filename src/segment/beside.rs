@@ -41,9 +41,14 @@
 //!    region's border is moved, ray by ray, to the half-power point of the unfiltered frame's
 //!    aligned mean ray profile, as the EEM is ([`super::refine`]). Tuning CTO frames 1000–1299:
 //!    subintimal lumen Jaccard 0.617 → 0.650 (median found/true area of the well-placed lumens
-//!    0.865 → 0.930 occluded, 0.773 → 0.822 patent); held-out 0.632 → 0.664. What remains of
-//!    the under-estimate is the lateral blur of the beam along the lumen's sides (mean ray
-//!    profiles there rise over ~0.3 mm), left as it is.
+//!    0.865 → 0.930 occluded, 0.773 → 0.822 patent); held-out 0.632 → 0.664. The bright
+//!    level is the *peak* of the mean profile beyond the border ([`BrightLevel::Peak`]), not
+//!    its median as for the EEM: the lumen is lined by a thin bright layer (the intima), which
+//!    the lateral beam spreads inward along the lumen's sides as seen from the catheter, so the
+//!    median bright level fell below the lining and the crossing inside the border — by 0.03–
+//!    0.05 mm (median per ray) on the lateral and near sides while unbiased on the far side
+//!    (tuning CTO frames 1000–1299, `tools/tune.rs`). With the peak: 0.02–0.025 mm, subintimal
+//!    lumen Jaccard 0.693 → 0.699 (59 frames better, 28 worse), held-out 0.798 → 0.806.
 //!
 //! 5. *Shadows* ([`shadowed_border_rays`]): shadowed samples cost nothing, so where a wire or
 //!    calcium shadow crosses the lumen the search has no evidence and its border hugs the near
@@ -151,7 +156,7 @@
 use super::SegmentParams;
 use super::fastmath::atan2_deg;
 use super::path::{PathParams, PathWorkspace, optimal_closed_path};
-use super::refine::{DarkLevel, RefineParams, profile_crossing};
+use super::refine::{BrightLevel, DarkLevel, RefineParams, profile_crossing};
 use crate::geometry::PolarGeometry;
 use crate::plane::Plane;
 
@@ -327,9 +332,14 @@ pub fn refine_beside_border(
         if !ws.ray_mean[k_in].is_finite() {
             continue;
         }
-        let Some(pos) =
-            profile_crossing(&ws.ray_mean, k_in, k_out, LUMEN_MIN_RISE_DB, DarkLevel::InnerMedian, &mut ws.ray_level)
-        else {
+        let Some(pos) = profile_crossing(
+            &ws.ray_mean,
+            k_in,
+            k_out,
+            LUMEN_MIN_RISE_DB,
+            (DarkLevel::InnerMedian, BrightLevel::Peak),
+            &mut ws.ray_level,
+        ) else {
             continue;
         };
         let r = ws.best.radii_mm[i] + (pos - k_in as f64) * h;

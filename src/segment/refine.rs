@@ -262,7 +262,7 @@ pub fn refine_border(
         let inv = db_per_grey / count as f64;
         ws.mean.clear();
         ws.mean.extend(ws.sum.iter().map(|v| v * inv));
-        let pos = profile_crossing(&ws.mean, k_in, k_out, min_rise_db, dark, &mut ws.level);
+        let pos = profile_crossing(&ws.mean, k_in, k_out, min_rise_db, (dark, BrightLevel::Median), &mut ws.level);
         let Some(pos) = pos else {
             continue;
         };
@@ -318,18 +318,29 @@ pub enum DarkLevel {
     InnerMedian,
 }
 
+/// Bright level of the mean profile in the half-power crossing, over the `k_out` values beyond
+/// the border.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrightLevel {
+    /// Their median (robust to the speckle left in the mean; a maximum would follow the noise).
+    Median,
+    /// The highest 3-value running mean (a lumen lined by a thin bright layer — the intima —
+    /// seen across the lateral beam, whose blur spreads the lining inward and spreads it thin:
+    /// the median then sits below the lining and the crossing falls inside the border).
+    Peak,
+}
+
 /// Half-power crossing of a mean profile `mean` (dB, one value per sample or bin) whose
 /// path-search border lies at index `k_in`: the dark level ([`DarkLevel`]) inside `k_in`, and
-/// the median over `k_out` values beyond the border as the bright level (robust to the
-/// speckle left in the mean; a maximum would follow the noise). The first pass starts that
-/// window at the path-search border, the second at the first pass's crossing, so that the rise
-/// itself does not lower the level. `None` without a rise of `min_rise_db`.
+/// the bright level ([`BrightLevel`]) over `k_out` values beyond the border. The first pass
+/// starts that window at the path-search border, the second at the first pass's crossing, so
+/// that the rise itself does not lower the level. `None` without a rise of `min_rise_db`.
 pub(super) fn profile_crossing(
     mean: &[f64],
     k_in: usize,
     k_out: usize,
     min_rise_db: f64,
-    dark: DarkLevel,
+    (dark, bright): (DarkLevel, BrightLevel),
     level: &mut Vec<f64>,
 ) -> Option<f64> {
     let width = mean.len();
@@ -366,8 +377,25 @@ pub(super) fn profile_crossing(
         if level.is_empty() {
             break;
         }
-        let mid = level.len() / 2;
-        let (_, &mut hi_db, _) = level.select_nth_unstable_by(mid, f64::total_cmp);
+        let hi_db = match bright {
+            BrightLevel::Median => {
+                let mid = level.len() / 2;
+                *level.select_nth_unstable_by(mid, f64::total_cmp).1
+            }
+            BrightLevel::Peak => {
+                let peak = mean[from..=to]
+                    .windows(3)
+                    .map(|w| (w[0] + w[1] + w[2]) / 3.0)
+                    .filter(|v| v.is_finite())
+                    .fold(f64::NEG_INFINITY, f64::max);
+                if peak.is_finite() {
+                    peak
+                } else {
+                    let mid = level.len() / 2;
+                    *level.select_nth_unstable_by(mid, f64::total_cmp).1
+                }
+            }
+        };
         if !(hi_db - lo_db >= min_rise_db) {
             break;
         }
@@ -614,7 +642,14 @@ pub fn refine_vessel_border_cartesian(
         }
         let ok = empty * 4 <= width && ws.mean.iter().all(|v| v.is_finite());
         let off = if ok {
-            profile_crossing(&ws.mean, k_in, k_out, MIN_RISE_DB, DarkLevel::Darkest, &mut ws.level)
+            profile_crossing(
+                &ws.mean,
+                k_in,
+                k_out,
+                MIN_RISE_DB,
+                (DarkLevel::Darkest, BrightLevel::Median),
+                &mut ws.level,
+            )
         } else {
             None
         };
@@ -692,6 +727,48 @@ mod tests {
         let mut ws2 = RefineWorkspace::default();
         refine_border(Border::Lumen, &polar, &geom, &path, s_mid, 190, &[], &params, &mut ws2, &mut out);
         assert_eq!(ws2.refined_lines, 0);
+    }
+
+    /// A dark lumen (−20 dB) lined by a bright layer (+6 dB over the plaque beyond it, 8
+    /// samples thick) from sample 50, the whole profile blurred (Gaussian, σ 3 samples) in
+    /// power: the median bright level sits below the lining and puts the half-power crossing
+    /// ~2.4 samples inside the border; the peak level brings it to within one sample.
+    #[test]
+    fn peak_bright_level_undoes_the_inward_pull_of_a_blurred_bright_lining() {
+        let (edge, sigma) = (50.0, 3.0);
+        let power = |u: f64| {
+            if u < edge {
+                0.01
+            } else if u < edge + 8.0 {
+                4.0
+            } else {
+                1.0
+            }
+        };
+        let mean: Vec<f64> = (0..120)
+            .map(|s| {
+                let (mut p, mut w) = (0.0, 0.0);
+                for k in -300..=300 {
+                    let d = k as f64 * 0.1;
+                    let g = (-d * d / (2.0 * sigma * sigma)).exp();
+                    p += g * power(s as f64 + d);
+                    w += g;
+                }
+                10.0 * (p / w).log10()
+            })
+            .collect();
+        // Path-search border 8 samples inside; 20 samples inside, 20 beyond.
+        let (k_in, k_out) = (20usize, 20usize);
+        let from = 42 - k_in;
+        let window = &mean[from..from + 2 * k_in + k_out + 1];
+        let at = |bright| {
+            let mut level = Vec::new();
+            profile_crossing(window, k_in, k_out, 3.0, (DarkLevel::InnerMedian, bright), &mut level).unwrap()
+                + from as f64
+        };
+        let (median, peak) = (at(BrightLevel::Median), at(BrightLevel::Peak));
+        assert!(edge - median > 2.0, "median level crossing {median:.2} should lie inside the edge {edge}");
+        assert!((peak - edge).abs() < 1.0, "peak level crossing {peak:.2}, edge {edge}");
     }
 
     #[test]
