@@ -22,7 +22,9 @@
 //! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures
 //! and asserts documented regression floors just below what this version achieves (see the
 //! README, "True lumen and catheter position"), so that any regression fails. Achieved on
-//! 2026-11-28, session 6 (a shadow must persist into the far field, `guidewire`; beside-lumen
+//! 2026-11-28, session 8 (peak bright level and ±11.25° smoothing of the beside-lumen border,
+//! darkest-depth patent call): subintimal 0.813, intraplaque 0.889, position 0.833,
+//! `encloses_catheter` 0.967. Session 6 (a shadow must persist into the far field, `guidewire`; beside-lumen
 //! borders bridged across shadows): subintimal 0.798, intraplaque 0.889, position 0.833, `encloses_catheter` 0.967. Session 5 (layer check in the border search, half-power lumen borders, decision
 //! `1.2 z + 10`, clipped blood called patent, straight shadow bridges): subintimal 0.679,
 //! intraplaque 0.889, position 0.783, `encloses_catheter` 0.917. Session 4 (two-class means, length term, re-centred EEM in `segment::beside`):
@@ -52,7 +54,7 @@ use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
-const FLOOR_JM_SUBINTIMAL: f64 = 0.75;
+const FLOOR_JM_SUBINTIMAL: f64 = 0.78;
 const FLOOR_JM_INTRAPLAQUE: f64 = 0.86;
 const FLOOR_POSITION: f64 = 0.78;
 const FLOOR_ENCLOSES: f64 = 0.92;
