@@ -355,16 +355,10 @@ pub fn refine_beside_border(
             moved += 1;
         }
     }
+    std::mem::swap(&mut ws.best.radii_mm, &mut ws.ray_radii);
     // Circular running mean over ±BORDER_SMOOTH_DEG of rays (module docs, step 4).
-    let h = ((BORDER_SMOOTH_DEG * n as f64 / 360.0).round() as usize).min((n - 1) / 2);
-    if h > 0 {
-        let w = (2 * h + 1) as f64;
-        for i in 0..n {
-            ws.best.radii_mm[i] = (0..=2 * h).map(|d| ws.ray_radii[(i + n + d - h) % n]).sum::<f64>() / w;
-        }
-    } else {
-        std::mem::swap(&mut ws.best.radii_mm, &mut ws.ray_radii);
-    }
+    let h = (BORDER_SMOOTH_DEG * n as f64 / 360.0).round() as usize;
+    super::smooth_circular(&mut ws.best.radii_mm, h, &mut ws.ray_radii);
     moved
 }
 
@@ -1333,6 +1327,29 @@ mod tests {
         assert!((dark - 20.0).abs() < 1e-9, "{dark}");
         // No interior at all.
         assert_eq!(darkest_interior_mean(&polar, &vec![10usize; 40], 10, &shadowed), None);
+    }
+
+    #[test]
+    fn circular_smoothing_is_a_wrapping_running_mean() {
+        let v: Vec<f64> = (0..17).map(|i| ((i * 7919) % 13) as f64).collect();
+        for half in [0usize, 1, 3, 8, 20] {
+            let mut got = v.clone();
+            super::super::smooth_circular(&mut got, half, &mut Vec::new());
+            let h = half.min(8);
+            for (i, g) in got.iter().enumerate() {
+                let want = if h == 0 {
+                    v[i]
+                } else {
+                    (0..=2 * h).map(|d| v[(i + 17 + d - h) % 17]).sum::<f64>() / (2 * h + 1) as f64
+                };
+                assert!((g - want).abs() < 1e-9, "half {half} i {i}: {g} vs {want}");
+            }
+        }
+        // A constant border stays put; an empty one is left alone.
+        let mut c = vec![1.25; 96];
+        super::super::smooth_circular(&mut c, 3, &mut Vec::new());
+        assert!(c.iter().all(|&x| (x - 1.25).abs() < 1e-12));
+        super::super::smooth_circular(&mut [], 3, &mut Vec::new());
     }
 
     #[test]

@@ -486,6 +486,26 @@ pub fn segment_borders(
     ws.borders = PolarBorders { lumen, vessel, lumen_contrast: lc, vessel_contrast: vc };
 }
 
+/// Circular running mean of `values` over `±half` neighbours (wrapping at the ends), in place;
+/// `tmp` is scratch. Used on closed borders given one value per direction: the refined
+/// catheter-enclosing lumen (one sample per A-line) and the beside lumen (one radius per ray).
+pub fn smooth_circular(values: &mut [f64], half: usize, tmp: &mut Vec<f64>) {
+    let n = values.len();
+    let half = half.min(n.saturating_sub(1) / 2);
+    if half == 0 {
+        return;
+    }
+    tmp.clear();
+    tmp.extend_from_slice(values);
+    let w = (2 * half + 1) as f64;
+    let mut sum: f64 = (0..=2 * half).map(|d| tmp[(n + d - half) % n]).sum();
+    for i in 0..n {
+        values[i] = sum / w;
+        // Slide: drop i − half, add i + half + 1.
+        sum += tmp[(i + half + 1) % n] - tmp[(i + n - half) % n];
+    }
+}
+
 /// 5th and 95th percentiles of the annulus `[start, end)` over unshadowed lines.
 pub fn percentiles(polar: &PolarImage, start: usize, end: usize, shadowed: &[bool], hist: &mut Vec<u32>) -> (f32, f32) {
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
