@@ -23,7 +23,8 @@
 //! and asserts documented regression floors just below what this version achieves (see the
 //! README, "True lumen and catheter position"), so that any regression fails. Achieved on
 //! 2026-11-28, session 8 (peak bright level and ±11.25° smoothing of the beside-lumen border,
-//! darkest-depth patent call): subintimal 0.813, intraplaque 0.889, position 0.833,
+//! darkest-depth patent call, ±8° smoothing of the enclosing lumen): subintimal 0.813,
+//! intraplaque 0.892, position 0.833,
 //! `encloses_catheter` 0.967. Session 6 (a shadow must persist into the far field, `guidewire`; beside-lumen
 //! borders bridged across shadows): subintimal 0.798, intraplaque 0.889, position 0.833, `encloses_catheter` 0.967. Session 5 (layer check in the border search, half-power lumen borders, decision
 //! `1.2 z + 10`, clipped blood called patent, straight shadow bridges): subintimal 0.679,
