@@ -551,6 +551,8 @@ impl Pipeline {
             }
         }
         clk.lap(&mut self.timing, Stage::Borders);
+        let h = (A_LINE_SMOOTH_DEG * self.vessel_samples.len() as f64 / 360.0).round() as usize;
+        smooth_circular(&mut self.vessel_samples, h, &mut self.smooth_tmp);
         let vessel_c = contour_from_samples(&self.vessel_samples, &geom);
         let lumen_c = match beside_c {
             Some(c) => Some(c),
@@ -558,7 +560,7 @@ impl Pipeline {
                 // Kept `min_wall_mm` inside the refined EEM and outside the ring-down.
                 // Across shadows the border is the straight (constant-slope) bridge between
                 // the lines on either side (`bridge_runs_linearly`).
-                let h = (LUMEN_SMOOTH_DEG * n_v as f64 / 360.0).round() as usize;
+                let h = (A_LINE_SMOOTH_DEG * n_v as f64 / 360.0).round() as usize;
                 smooth_circular(&mut self.lumen_samples, h, &mut self.smooth_tmp);
                 bridge_runs_linearly(&self.shadows.bridge, &mut self.lumen_samples);
                 let gap = self.config.segment.min_wall_mm / mmps;
@@ -939,14 +941,18 @@ impl FrameResult {
 /// echo of the wire that casts the shadow, putting an in-lumen wire outside the lumen); the
 /// straight bridge is the one a reader would draw. Nothing changes when every or no line is
 /// bridged.
-/// Half-width of the running mean over the refined catheter-enclosing lumen border, degrees.
-/// Its per-line error is mostly independent from line to line (speckle left in the 10° mean
-/// profiles of the refinement) while a lumen border is smooth at that scale. Tuning frames
-/// 1000–1299 (`tools/tune.rs`): lumen Jaccard CTO 0.8146 → 0.8156 / 0.8163 / 0.8164 for ±4 /
-/// 8 / 16°, intraplaque 0.892 → 0.896 at ±8°; non-CTO 0.896 → 0.900. Held-out: intraplaque
-/// 0.889 → 0.892 (`tests/true_lumen.rs`), accuracy fixtures 0.925 → 0.930 (Hausdorff 0.143 →
-/// 0.123 mm), seeds 5000–5039 0.937 → 0.942 (`tests/accuracy.rs`).
-pub const LUMEN_SMOOTH_DEG: f64 = 8.0;
+/// Half-width of the running mean over the refined catheter-centred borders (EEM and a
+/// catheter-enclosing lumen, one sample per A-line), degrees. Their per-line error is mostly
+/// independent from line to line (speckle left in the 10° mean profiles of the half-power
+/// refinement) while the borders are smooth at that scale. Tuning frames 1000–1299
+/// (`tools/tune.rs`), lumen: Jaccard CTO 0.8146 → 0.8156 / 0.8163 / 0.8164 for ±4 / 8 / 16°
+/// (intraplaque 0.892 → 0.896 at ±8°), non-CTO 0.896 → 0.900; EEM at ±8°: Jaccard CTO 0.935 →
+/// 0.938 (Hausdorff 0.215 → 0.195 mm), non-CTO 0.959 → 0.962 (0.147 → 0.125 mm). Held-out:
+/// intraplaque lumen 0.889 → 0.892 (`tests/true_lumen.rs`); `tests/accuracy.rs` fixtures /
+/// seeds 5000–5039 / polar seeds 6000–6015: lumen 0.925 / 0.937 / 0.931 → 0.930 / 0.942 /
+/// 0.934, vessel 0.969 / 0.968 / 0.967 → 0.972 / 0.971 / 0.971 (Hausdorff 0.147 / 0.117 / 0.142
+/// → 0.120 / 0.097 / 0.119 mm), diameter errors unchanged.
+pub const A_LINE_SMOOTH_DEG: f64 = 8.0;
 
 fn bridge_runs_linearly(bridged: &[bool], border: &mut [f64]) {
     let n = border.len();
