@@ -551,8 +551,9 @@ impl Pipeline {
             }
         }
         clk.lap(&mut self.timing, Stage::Borders);
-        let h = (A_LINE_SMOOTH_DEG * self.vessel_samples.len() as f64 / 360.0).round() as usize;
-        smooth_circular(&mut self.vessel_samples, h, &mut self.smooth_tmp);
+        // Half-width of the border smoothing, A-lines.
+        let smooth_half = (A_LINE_SMOOTH_DEG * self.vessel_samples.len() as f64 / 360.0).round() as usize;
+        smooth_circular(&mut self.vessel_samples, smooth_half, &mut self.smooth_tmp);
         let vessel_c = contour_from_samples(&self.vessel_samples, &geom);
         let lumen_c = match beside_c {
             Some(c) => Some(c),
@@ -560,8 +561,7 @@ impl Pipeline {
                 // Kept `min_wall_mm` inside the refined EEM and outside the ring-down.
                 // Across shadows the border is the straight (constant-slope) bridge between
                 // the lines on either side (`bridge_runs_linearly`).
-                let h = (A_LINE_SMOOTH_DEG * n_v as f64 / 360.0).round() as usize;
-                smooth_circular(&mut self.lumen_samples, h, &mut self.smooth_tmp);
+                smooth_circular(&mut self.lumen_samples, smooth_half, &mut self.smooth_tmp);
                 bridge_runs_linearly(&self.shadows.bridge, &mut self.lumen_samples);
                 let gap = self.config.segment.min_wall_mm / mmps;
                 for (l, v) in self.lumen_samples.iter_mut().enumerate() {
@@ -934,13 +934,6 @@ impl FrameResult {
     }
 }
 
-/// Replaces `border` (per line, fractional samples) on every run of consecutive `bridged`
-/// lines (wrapping) by the straight interpolation between the lines just outside the run.
-/// The path search gives shadowed lines zero cost and an L1 smoothness penalty, under which
-/// every monotone bridge costs the same, so the one it returns is arbitrary (it may hug the
-/// echo of the wire that casts the shadow, putting an in-lumen wire outside the lumen); the
-/// straight bridge is the one a reader would draw. Nothing changes when every or no line is
-/// bridged.
 /// Half-width of the running mean over the refined catheter-centred borders (EEM and a
 /// catheter-enclosing lumen, one sample per A-line), degrees. Their per-line error is mostly
 /// independent from line to line (speckle left in the 10° mean profiles of the half-power
@@ -954,6 +947,13 @@ impl FrameResult {
 /// → 0.120 / 0.097 / 0.119 mm), diameter errors unchanged.
 pub const A_LINE_SMOOTH_DEG: f64 = 8.0;
 
+/// Replaces `border` (per line, fractional samples) on every run of consecutive `bridged`
+/// lines (wrapping) by the straight interpolation between the lines just outside the run.
+/// The path search gives shadowed lines zero cost and an L1 smoothness penalty, under which
+/// every monotone bridge costs the same, so the one it returns is arbitrary (it may hug the
+/// echo of the wire that casts the shadow, putting an in-lumen wire outside the lumen); the
+/// straight bridge is the one a reader would draw. Nothing changes when every or no line is
+/// bridged.
 fn bridge_runs_linearly(bridged: &[bool], border: &mut [f64]) {
     let n = border.len();
     if n < 3 || bridged.len() != n || bridged.iter().all(|&b| b) {

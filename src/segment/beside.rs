@@ -885,7 +885,6 @@ pub const DARK_DEPTH_FRACTIONS: usize = 6;
 /// fewer samples than a quarter of the lines, or 20, are skipped). `None` without samples.
 pub fn darkest_interior_mean(polar: &Plane<f32>, lumen: &[usize], s0: usize, shadowed: &[bool]) -> Option<f64> {
     const BINS: usize = DARK_DEPTH_FRACTIONS;
-    let bins = BINS;
     let mut sum = [0.0f64; BINS];
     let mut cnt = [0usize; BINS];
     let mut lines = 0usize;
@@ -901,14 +900,13 @@ pub fn darkest_interior_mean(polar: &Plane<f32>, lumen: &[usize], s0: usize, sha
         lines += 1;
         let w = (e - s0) as f64;
         for k in s0..e {
-            let b = (((k - s0) as f64 + 0.5) / w * bins as f64) as usize;
-            let b = b.min(bins - 1);
+            let b = ((((k - s0) as f64 + 0.5) / w * BINS as f64) as usize).min(BINS - 1);
             sum[b] += row[k] as f64;
             cnt[b] += 1;
         }
     }
     let min_n = (lines / 4).max(20);
-    (0..bins).filter(|&b| cnt[b] >= min_n).map(|b| sum[b] / cnt[b] as f64).min_by(f64::total_cmp)
+    (0..BINS).filter(|&b| cnt[b] >= min_n).map(|b| sum[b] / cnt[b] as f64).min_by(f64::total_cmp)
 }
 
 /// Interior log-SD / speckle SD below which a lumen is taken to lie below the displayed range
@@ -1327,29 +1325,6 @@ mod tests {
         assert!((dark - 20.0).abs() < 1e-9, "{dark}");
         // No interior at all.
         assert_eq!(darkest_interior_mean(&polar, &vec![10usize; 40], 10, &shadowed), None);
-    }
-
-    #[test]
-    fn circular_smoothing_is_a_wrapping_running_mean() {
-        let v: Vec<f64> = (0..17).map(|i| ((i * 7919) % 13) as f64).collect();
-        for half in [0usize, 1, 3, 8, 20] {
-            let mut got = v.clone();
-            super::super::smooth_circular(&mut got, half, &mut Vec::new());
-            let h = half.min(8);
-            for (i, g) in got.iter().enumerate() {
-                let want = if h == 0 {
-                    v[i]
-                } else {
-                    (0..=2 * h).map(|d| v[(i + 17 + d - h) % 17]).sum::<f64>() / (2 * h + 1) as f64
-                };
-                assert!((g - want).abs() < 1e-9, "half {half} i {i}: {g} vs {want}");
-            }
-        }
-        // A constant border stays put; an empty one is left alone.
-        let mut c = vec![1.25; 96];
-        super::super::smooth_circular(&mut c, 3, &mut Vec::new());
-        assert!(c.iter().all(|&x| (x - 1.25).abs() < 1e-12));
-        super::super::smooth_circular(&mut [], 3, &mut Vec::new());
     }
 
     #[test]

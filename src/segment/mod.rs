@@ -487,7 +487,7 @@ pub fn segment_borders(
 }
 
 /// Circular running mean of `values` over `±half` neighbours (wrapping at the ends), in place;
-/// `tmp` is scratch. Used on closed borders given one value per direction: the refined
+/// `tmp` is scratch. Used on closed borders given one value per direction: the refined EEM and
 /// catheter-enclosing lumen (one sample per A-line) and the beside lumen (one radius per ray).
 pub fn smooth_circular(values: &mut [f64], half: usize, tmp: &mut Vec<f64>) {
     let n = values.len();
@@ -624,4 +624,32 @@ pub fn eem_contrast(
         return 0.0;
     }
     ((adv / na as f64 - med / nm as f64) / speckle_sd as f64) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circular_smoothing_is_a_wrapping_running_mean() {
+        let v: Vec<f64> = (0..17).map(|i| ((i * 7919) % 13) as f64).collect();
+        for half in [0usize, 1, 3, 8, 20] {
+            let mut got = v.clone();
+            smooth_circular(&mut got, half, &mut Vec::new());
+            let h = half.min(8);
+            for (i, g) in got.iter().enumerate() {
+                let want = if h == 0 {
+                    v[i]
+                } else {
+                    (0..=2 * h).map(|d| v[(i + 17 + d - h) % 17]).sum::<f64>() / (2 * h + 1) as f64
+                };
+                assert!((g - want).abs() < 1e-9, "half {half} i {i}: {g} vs {want}");
+            }
+        }
+        // A constant border stays put; an empty one is left alone.
+        let mut c = vec![1.25; 96];
+        smooth_circular(&mut c, 3, &mut Vec::new());
+        assert!(c.iter().all(|&x| (x - 1.25).abs() < 1e-12));
+        smooth_circular(&mut [], 3, &mut Vec::new());
+    }
 }

@@ -377,24 +377,20 @@ pub(super) fn profile_crossing(
         if level.is_empty() {
             break;
         }
-        let hi_db = match bright {
-            BrightLevel::Median => {
-                let mid = level.len() / 2;
-                *level.select_nth_unstable_by(mid, f64::total_cmp).1
-            }
-            BrightLevel::Peak => {
-                let peak = mean[from..=to]
-                    .windows(3)
-                    .map(|w| (w[0] + w[1] + w[2]) / 3.0)
-                    .filter(|v| v.is_finite())
-                    .fold(f64::NEG_INFINITY, f64::max);
-                if peak.is_finite() {
-                    peak
-                } else {
-                    let mid = level.len() / 2;
-                    *level.select_nth_unstable_by(mid, f64::total_cmp).1
-                }
-            }
+        // The peak when asked for and defined (a window of 3 finite values), else the median.
+        let peak = match bright {
+            BrightLevel::Median => f64::NEG_INFINITY,
+            BrightLevel::Peak => mean[from..=to]
+                .windows(3)
+                .map(|w| (w[0] + w[1] + w[2]) / 3.0)
+                .filter(|v| v.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max),
+        };
+        let hi_db = if peak.is_finite() {
+            peak
+        } else {
+            let mid = level.len() / 2;
+            *level.select_nth_unstable_by(mid, f64::total_cmp).1
         };
         if !(hi_db - lo_db >= min_rise_db) {
             break;
