@@ -53,6 +53,9 @@ const LOST_ECHO_MAX_GAP_MM: f64 = 0.2;
 
 /// Fraction of a line's brightest echo that marks its leading echo.
 const LEADING_ECHO_FRACTION: f32 = 0.7;
+/// How far in front of a shadow's leading echo [`ShadowWorkspace::bridge_from_mm`] starts, mm:
+/// the axial blur of the echo.
+pub const SHADOW_ECHO_MARGIN_MM: f64 = 0.1;
 
 /// Depth of the second window, beyond the shadow window, in which a shadow must persist
 /// where tissue is visible there, mm.
@@ -173,6 +176,15 @@ pub struct ShadowWorkspace {
     /// Per line: whether border search should ignore it (shadows, plus the lines on either side
     /// of a wire that its blurred echo reaches).
     pub bridge: Vec<bool>,
+    /// Per line: radius from which the line is unusable for border search, mm: 0 on the
+    /// [`Self::bridge`] lines of a wire; on those of other shadows (calcium)
+    /// [`SHADOW_ECHO_MARGIN_MM`] in front of the leading echo (the line's own in the run, the
+    /// run's on the lines beside it), so what lies in front of the calcium is seen normally.
+    /// Infinite elsewhere.
+    pub bridge_from_mm: Vec<f64>,
+    /// [`Self::bridge`] in the form of [`Self::bridge_from_mm`]: 0 on the bridge lines (the
+    /// whole line left out), infinite elsewhere.
+    pub bridge_whole_mm: Vec<f64>,
     /// Runs found on the last call.
     pub runs: Vec<ShadowRun>,
     central: Vec<usize>,
@@ -197,6 +209,10 @@ pub fn detect_shadows(
     ws.shadowed.resize(n, false);
     ws.bridge.clear();
     ws.bridge.resize(n, false);
+    ws.bridge_from_mm.clear();
+    ws.bridge_from_mm.resize(n, f64::INFINITY);
+    ws.bridge_whole_mm.clear();
+    ws.bridge_whole_mm.resize(n, f64::INFINITY);
     ws.runs.clear();
     if n < 8 || start + 8 >= ns || !(spread > 0.0) {
         return;
@@ -406,6 +422,7 @@ pub fn detect_shadows(
     ws.shadowed.fill(false);
     ws.bridge.clear();
     ws.bridge.resize(n, false);
+    ws.bridge_from_mm.fill(f64::INFINITY);
     for run in &ws.runs {
         for j in 0..run.n_lines {
             ws.shadowed[(run.first_line + j) % n] = true;
@@ -417,10 +434,27 @@ pub fn detect_shadows(
         } else {
             1
         };
+        let run_from_mm = (run.echo_depth_mm - SHADOW_ECHO_MARGIN_MM).max(0.0);
         for j in 0..run.n_lines + 2 * ext {
-            ws.bridge[(run.first_line + n - ext.min(n) + j) % n] = true;
+            let l = (run.first_line + n - ext.min(n) + j) % n;
+            ws.bridge[l] = true;
+            // A wire's lines are left out whole: in a lumen, a border that stopped at the wire's
+            // echo would be bridged from there instead of across the whole sector. Behind other
+            // echoes (calcium, often deep in the wall behind the lumen) border search keeps what
+            // lies in front: in the run from the line's own leading echo (a wide run may join
+            // shadows cast at different depths), beside it from the run's.
+            let from_mm = if run.kind == ShadowKind::Wire {
+                0.0
+            } else if (ext..ext + run.n_lines).contains(&j) {
+                (ws.peak[l] as f64 * mmps - SHADOW_ECHO_MARGIN_MM).max(0.0)
+            } else {
+                run_from_mm
+            };
+            ws.bridge_from_mm[l] = ws.bridge_from_mm[l].min(from_mm);
         }
     }
+    ws.bridge_whole_mm.clear();
+    ws.bridge_whole_mm.extend(ws.bridge.iter().map(|&b| if b { 0.0 } else { f64::INFINITY }));
 }
 
 /// The most confident wire among the runs of the last [`detect_shadows`] call, if any.

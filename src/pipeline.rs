@@ -352,7 +352,7 @@ impl Pipeline {
                 geom: &geom,
                 exclusion_mm,
                 wall_mm: &self.wall_joint_mm,
-                shadowed: &self.shadows.bridge,
+                shadow_from_mm: &self.shadows.bridge_whole_mm,
             };
             if lazy.enclosing {
                 e.enclosing = region_evidence(&joint_view, [0.0, 0.0], &self.radii_mm, sd);
@@ -694,7 +694,7 @@ impl Pipeline {
                 geom,
                 exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
                 wall_mm: &[],
-                shadowed: &self.shadows.bridge,
+                shadow_from_mm: &self.shadows.bridge_whole_mm,
             };
             if recentred_eem(&free, &self.wall_path, &self.config.segment, &mut self.eem_ws, &mut self.wall_recentred) {
                 let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);
@@ -725,18 +725,22 @@ impl Pipeline {
             geom,
             exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
             wall_mm: &self.wall_joint_mm,
-            shadowed: &self.shadows.bridge,
+            shadow_from_mm: &self.shadows.bridge_whole_mm,
         };
         // The band evidence of the enclosing lumen is diagnostic only (`last_true_lumen`).
         let e_enclosing = RegionEvidence::default();
         let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
+        // The lumen search beside the catheter also sees what lies in front of a shadow's
+        // echo (a wide shadow often starts beyond the lumen); the hypotheses are judged, as
+        // their constants were set, with whole shadowed lines left out.
+        let search_view = PolarView { shadow_from_mm: &self.shadows.bridge_from_mm, ..view };
         // Anatomical precondition of a subintimal catheter: the EEM found on its own passes
         // close to the catheter somewhere. Without it the beside search is not run at all
         // (it could not be used), which keeps ordinary frames at the cost of one path search.
         let eem_gap_mm = min_gap_mm(&self.wall_path, &self.shadows.bridge, mmps, catheter_radius_mm).min(gap_alone_mm);
         let beside = self.config.lumen_beside_catheter
             && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
-            && find_lumen_beside(&view, sd, &self.config.segment, &mut self.beside);
+            && find_lumen_beside(&search_view, sd, &self.config.segment, &mut self.beside);
         // Both hypotheses judged on the same pixel set: the vessel interior found on its own.
         // The enclosing hypothesis at its best inside the vessel found on its own: the lumen
         // search again, its border kept `min_wall_mm` inside that vessel (the joint search may
@@ -869,10 +873,10 @@ impl Pipeline {
             // Its border at the half-power point of the unfiltered frame, like the EEM's.
             let refine = self.refine_params();
             let db_per_grey = refine.db_per_grey.unwrap_or(f64::NAN);
-            let raw_view = PolarView { image: &self.polar, ..view };
+            let raw_view = PolarView { image: &self.polar, ..search_view };
             refine_beside_border(&raw_view, db_per_grey, &refine, &mut self.beside);
             // Across shadows, the straight bridge between the rays beside them.
-            shadowed_border_rays(&view, &self.beside.best, &mut self.ray_mask);
+            shadowed_border_rays(&search_view, &self.beside.best, &mut self.ray_mask);
             bridge_runs_linearly(&self.ray_mask, &mut self.beside.best.radii_mm);
             let pts = self.beside.best.points_mm().map(|p| [round4(p[0]), round4(p[1])]).collect();
             (Some(Contour::new(pts)), CatheterPosition::Subintimal)
