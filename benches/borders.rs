@@ -38,7 +38,7 @@ fn borders(c: &mut Criterion) {
             b.iter(|| {
                 let (f, geom, start, bridge) = &inputs[i % inputs.len()];
                 i += 1;
-                segment_borders(black_box(f), geom, *start, bridge, &params, &mut ws);
+                segment_borders(black_box(f), geom, *start, bridge, &[], &params, &mut ws);
             })
         });
         g.throughput(Throughput::Elements((px * inputs.len()) as u64));
@@ -46,7 +46,7 @@ fn borders(c: &mut Criterion) {
             b.iter(|| {
                 pool.install(|| {
                     inputs.par_iter().for_each_init(SegmentWorkspace::default, |ws, (f, geom, start, bridge)| {
-                        segment_borders(black_box(f), geom, *start, bridge, &params, ws)
+                        segment_borders(black_box(f), geom, *start, bridge, &[], &params, ws)
                     })
                 })
             })

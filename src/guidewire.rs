@@ -185,6 +185,11 @@ pub struct ShadowWorkspace {
     /// [`Self::bridge`] in the form of [`Self::bridge_from_mm`]: 0 on the bridge lines (the
     /// whole line left out), infinite elsewhere.
     pub bridge_whole_mm: Vec<f64>,
+    /// Per line: depth the EEM lies beyond, mm: what casts a shadow lies inside the vessel
+    /// (a wire in the lumen or the wall, calcium in the plaque or the media), so on the lines
+    /// of a run the EEM lies beyond a wire's far surface (its centre plus radius) or beyond
+    /// calcium's leading echo and its axial blur ([`SHADOW_ECHO_MARGIN_MM`]). 0 elsewhere.
+    pub vessel_floor_mm: Vec<f64>,
     /// Runs found on the last call.
     pub runs: Vec<ShadowRun>,
     central: Vec<usize>,
@@ -213,6 +218,8 @@ pub fn detect_shadows(
     ws.bridge_from_mm.resize(n, f64::INFINITY);
     ws.bridge_whole_mm.clear();
     ws.bridge_whole_mm.resize(n, f64::INFINITY);
+    ws.vessel_floor_mm.clear();
+    ws.vessel_floor_mm.resize(n, 0.0);
     ws.runs.clear();
     if n < 8 || start + 8 >= ns || !(spread > 0.0) {
         return;
@@ -424,8 +431,13 @@ pub fn detect_shadows(
     ws.bridge.resize(n, false);
     ws.bridge_from_mm.fill(f64::INFINITY);
     for run in &ws.runs {
+        let floor_mm = match run.kind {
+            ShadowKind::Wire => run.wire_center_mm + params.wire_radius_mm,
+            ShadowKind::Other => run.echo_depth_mm + SHADOW_ECHO_MARGIN_MM,
+        };
         for j in 0..run.n_lines {
             ws.shadowed[(run.first_line + j) % n] = true;
+            ws.vessel_floor_mm[(run.first_line + j) % n] = floor_mm;
         }
         // The wire echo is blurred laterally by the beam: half a beam width on either side.
         let ext = if run.kind == ShadowKind::Wire {

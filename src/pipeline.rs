@@ -227,6 +227,8 @@ pub struct Pipeline {
     hint: String,
     beside: BesideWorkspace,
     wall_path: Vec<usize>,
+    /// Per line: smallest sample of the EEM (beyond a shadow's echo), for [`segment_borders`].
+    vessel_floor: Vec<usize>,
     wall_lo: Vec<usize>,
     wall_hi: Vec<usize>,
     wall_ws: PathWorkspace,
@@ -290,6 +292,7 @@ impl Pipeline {
             hint: String::new(),
             beside: BesideWorkspace::default(),
             wall_path: Vec::new(),
+            vessel_floor: Vec::new(),
             wall_lo: Vec::new(),
             wall_hi: Vec::new(),
             wall_ws: PathWorkspace::default(),
@@ -483,7 +486,19 @@ impl Pipeline {
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
         clk.lap(&mut self.timing, Stage::Speckle);
-        segment_borders(&self.filtered, &geom, start, &self.shadows.bridge, &self.config.segment, &mut self.seg);
+        // What casts a shadow lies inside the vessel: the EEM lies beyond it.
+        self.vessel_floor.clear();
+        self.vessel_floor
+            .extend(self.shadows.vessel_floor_mm.iter().map(|&d| (d / geom.mm_per_sample).ceil() as usize));
+        segment_borders(
+            &self.filtered,
+            &geom,
+            start,
+            &self.shadows.bridge,
+            &self.vessel_floor,
+            &self.config.segment,
+            &mut self.seg,
+        );
         let (beside_c, catheter_position) = self.true_lumen(&geom, start, end, catheter_radius_mm);
         let lumen_beside = beside_c.is_some();
         // A catheter-enclosing lumen at the half-power point of its rise, like the EEM below
