@@ -187,10 +187,7 @@ fn main() {
                 let w = ((wmm / h).round() as usize).max(8);
                 let mut sds = Vec::new();
                 let mut vars = Vec::new();
-                for l in 0..polar_img.rows() {
-                    if bridge[l] {
-                        continue;
-                    }
+                for (l, _) in bridge.iter().enumerate().take(polar_img.rows()).filter(|(_, b)| !**b) {
                     let row = polar_img.row(l);
                     let mut s0 = start;
                     while s0 + w <= end.min(row.len()) {

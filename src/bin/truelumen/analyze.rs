@@ -382,17 +382,14 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
     // Own-wire angle over the pullback: applied to every frame in input order, after each chunk.
     let mut wire_sequence = truelumen::guidewire::WireSequence::new(config.ivus_wire);
     let counts = pool.install(|| {
-        process_frames(
-            &mut *source,
-            &resolved,
-            &config,
-            sampler.as_ref(),
-            &mut out,
-            &mut report,
-            &mut wire_sequence,
-            &stage_times,
-            &bar,
-        )
+        let job = FrameJob {
+            calib: resolved.calib,
+            config: &config,
+            sampler: sampler.as_ref(),
+            stage_times: &stage_times,
+            bar: &bar,
+        };
+        process_frames(&mut *source, &job, &mut out, &mut report, &mut wire_sequence)
     })?;
     bar.finish_and_clear();
     out.finish()?;
@@ -461,20 +458,27 @@ fn input_info(p: &Planned, source: &dyn FrameSource, r: &ResolvedCalibration, t:
     }
 }
 
+/// What every frame of one input is analysed with ([`process_frames`]).
+struct FrameJob<'a> {
+    calib: Calibration,
+    config: &'a PipelineConfig,
+    /// Resampler of the overlay for polar input (`None`: the frame is drawn as it is).
+    sampler: Option<&'a CartesianSampler>,
+    stage_times: &'a truelumen::timing::SharedStageTimes,
+    bar: &'a ProgressBar,
+}
+
 /// Streams every frame of `source` through the pipeline in chunks (decoded, analysed and drawn
 /// in parallel), appending results in frame order. Returns `(frames, with lumen, with wire)`.
 fn process_frames(
     source: &mut dyn FrameSource,
-    resolved: &ResolvedCalibration,
-    config: &PipelineConfig,
-    sampler: Option<&CartesianSampler>,
+    job: &FrameJob<'_>,
     out: &mut RunOutput,
     report: &mut PullbackAnalyzer,
     wire_sequence: &mut truelumen::guidewire::WireSequence,
-    stage_times: &truelumen::timing::SharedStageTimes,
-    bar: &ProgressBar,
 ) -> anyhow::Result<(usize, usize, usize)> {
     use rayon::prelude::*;
+    let FrameJob { calib, config, sampler, stage_times, bar } = *job;
     let chunk = MIN_CHUNK_FRAMES.max(4 * rayon::current_num_threads());
     let (mut n_frames, mut n_lumen, mut n_wire) = (0usize, 0usize, 0usize);
     let mut bufs: Vec<FrameBuf> = Vec::new();
@@ -489,7 +493,7 @@ fn process_frames(
             .par_iter()
             .zip(labels)
             .enumerate()
-            .map(|(k, (b, source))| BatchFrame { image: b.to_gray(), calib: resolved.calib, index: start + k, source })
+            .map(|(k, (b, source))| BatchFrame { image: b.to_gray(), calib, index: start + k, source })
             .collect();
         let results = pipeline::process_batch_timed(config, &batch, stage_times)?;
         let mut ok = Vec::with_capacity(results.len());

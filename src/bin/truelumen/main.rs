@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse frames (files and/or folders) and write results.json, measurements.csv and overlays
-    Analyze(analyze::AnalyzeArgs),
+    Analyze(Box<analyze::AnalyzeArgs>),
     /// Analyse one frame and print its result (one entry of results.json `frames`) as JSON
     Frame(frame::FrameArgs),
     /// Write phantom frames with ground truth and calibration.json (a folder `analyze` can read)
