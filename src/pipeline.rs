@@ -721,6 +721,10 @@ impl Pipeline {
                 // tuning frames it preferred the wrong, catheter-centred EEM in 4 of 8 cases).
                 recentred = true;
                 std::mem::swap(&mut self.wall_path, &mut self.wall_recentred);
+                // Beyond what casts a shadow, as the catheter-centred search is kept.
+                for (w, &f) in self.wall_path.iter_mut().zip(&self.vessel_floor) {
+                    *w = (*w).max(f.min(geom.n_samples - 1));
+                }
                 self.wall_mm.clear();
                 self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
             }
