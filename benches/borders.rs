@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use std::hint::black_box;
 use truelumen::PolarImage;
 use truelumen::filter::{SpeckleFilter, SpeckleWorkspace, SradParams, speckle_into};
-use truelumen::segment::{SegmentParams, SegmentWorkspace, segment_borders};
+use truelumen::segment::{SegmentParams, SegmentWorkspace, ShadowMasks, segment_borders};
 
 fn borders(c: &mut Criterion) {
     let mut g = c.benchmark_group("borders");
@@ -38,7 +38,14 @@ fn borders(c: &mut Criterion) {
             b.iter(|| {
                 let (f, geom, start, bridge) = &inputs[i % inputs.len()];
                 i += 1;
-                segment_borders(black_box(f), geom, *start, bridge, &[], &params, &mut ws);
+                segment_borders(
+                    black_box(f),
+                    geom,
+                    *start,
+                    &ShadowMasks { lines: bridge, ..Default::default() },
+                    &params,
+                    &mut ws,
+                );
             })
         });
         g.throughput(Throughput::Elements((px * inputs.len()) as u64));
@@ -46,7 +53,14 @@ fn borders(c: &mut Criterion) {
             b.iter(|| {
                 pool.install(|| {
                     inputs.par_iter().for_each_init(SegmentWorkspace::default, |ws, (f, geom, start, bridge)| {
-                        segment_borders(black_box(f), geom, *start, bridge, &[], &params, ws)
+                        segment_borders(
+                            black_box(f),
+                            geom,
+                            *start,
+                            &ShadowMasks { lines: bridge, ..Default::default() },
+                            &params,
+                            ws,
+                        )
                     })
                 })
             })

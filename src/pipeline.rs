@@ -27,7 +27,9 @@ use crate::segment::beside::{
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
-use crate::segment::{SegmentParams, SegmentWorkspace, eem_contrast, percentiles, segment_borders, smooth_circular};
+use crate::segment::{
+    SegmentParams, SegmentWorkspace, ShadowMasks, eem_contrast, percentiles, segment_borders, smooth_circular,
+};
 use crate::timing::{SharedStageTimes, Stage, StageClock, StageTimes};
 
 /// How a frame's pixels map to millimetres.
@@ -490,15 +492,12 @@ impl Pipeline {
         self.vessel_floor.clear();
         self.vessel_floor
             .extend(self.shadows.vessel_floor_mm.iter().map(|&d| (d / geom.mm_per_sample).ceil() as usize));
-        segment_borders(
-            &self.filtered,
-            &geom,
-            start,
-            &self.shadows.bridge,
-            &self.vessel_floor,
-            &self.config.segment,
-            &mut self.seg,
-        );
+        let masks = ShadowMasks {
+            lines: &self.shadows.bridge,
+            lumen_lines: &self.shadows.lumen_bridge,
+            vessel_floor: &self.vessel_floor,
+        };
+        segment_borders(&self.filtered, &geom, start, &masks, &self.config.segment, &mut self.seg);
         let (beside_c, catheter_position) = self.true_lumen(&geom, start, end, catheter_radius_mm);
         let lumen_beside = beside_c.is_some();
         // A catheter-enclosing lumen at the half-power point of its rise, like the EEM below
@@ -513,7 +512,7 @@ impl Pipeline {
                 &self.seg.borders.lumen,
                 start,
                 end,
-                &self.shadows.bridge,
+                &self.shadows.lumen_bridge,
                 &refine,
                 &mut self.refine_ws,
                 &mut self.lumen_samples,
@@ -577,7 +576,7 @@ impl Pipeline {
                 // Across shadows the border is the straight (constant-slope) bridge between
                 // the lines on either side (`bridge_runs_linearly`).
                 smooth_circular(&mut self.lumen_samples, smooth_half, &mut self.smooth_tmp);
-                bridge_runs_linearly(&self.shadows.bridge, &mut self.lumen_samples);
+                bridge_runs_linearly(&self.shadows.lumen_bridge, &mut self.lumen_samples);
                 let gap = self.config.segment.min_wall_mm / mmps;
                 for (l, v) in self.lumen_samples.iter_mut().enumerate() {
                     *v = v.min(self.vessel_samples[l] - gap).max(start as f64);

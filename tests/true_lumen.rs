@@ -23,9 +23,10 @@
 //! and asserts documented regression floors just below what this version achieves (see the
 //! README, "True lumen and catheter position"), so that any regression fails. Achieved on
 //! 2026-11-29, session 9 (calcium lines masked from their echo in the beside search; EEM
-//! beyond what casts a shadow): subintimal 0.797 (frame 7039, vessel and position already
-//! wrong, lost its partial overlap; tuning set 0.708 → 0.735), intraplaque 0.892, position
-//! 0.833, `encloses_catheter` 0.967. Session 8 (peak bright level and ±11.25° smoothing of the beside-lumen border,
+//! beyond what casts a shadow; wider wire bridge for the enclosing lumen): subintimal 0.796
+//! (frame 7039, vessel and position already wrong, lost its partial overlap; tuning set
+//! 0.708 → 0.735), intraplaque **0.902** (target met), position 0.833, `encloses_catheter`
+//! 0.967. Session 8 (peak bright level and ±11.25° smoothing of the beside-lumen border,
 //! darkest-depth patent call, ±8° smoothing of the enclosing lumen): subintimal 0.813,
 //! intraplaque 0.892, position 0.833,
 //! `encloses_catheter` 0.967. Session 6 (a shadow must persist into the far field, `guidewire`; beside-lumen
@@ -59,7 +60,7 @@ use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
 const FLOOR_JM_SUBINTIMAL: f64 = 0.78;
-const FLOOR_JM_INTRAPLAQUE: f64 = 0.86;
+const FLOOR_JM_INTRAPLAQUE: f64 = 0.88;
 const FLOOR_POSITION: f64 = 0.78;
 const FLOOR_ENCLOSES: f64 = 0.92;
 const TARGET_JM_SUBINTIMAL: f64 = 0.85;

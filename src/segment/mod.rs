@@ -42,6 +42,10 @@
 //! 0.946, subintimal lumen Jaccard 0.714 → 0.735, catheter position 259 → 262 of 300 (seeds
 //! 1112, 1143, 1247, 1262: vessel Jaccard 0.23–0.45 → 0.78–0.88); non-CTO frames vessel
 //! 0.962 → 0.964, positions unchanged. (A bound 0.2 mm further out cost seed 1037 its EEM.)
+//! The lumen cost also ignores the lines beside a wire's shadow that its strong, laterally
+//! blurred echo still outshines ([`ShadowMasks::lumen_lines`],
+//! [`crate::guidewire::LUMEN_BRIDGE_BEAM_FACTOR`]), so the lumen is bridged past the wire
+//! rather than stopped at its blur.
 //!
 //! The catheter-enclosing case is a single radius per angle. A true lumen beside a subintimal
 //! catheter is found by [`beside`] (re-centred star-shaped search with the same cost and path
@@ -203,18 +207,29 @@ fn win_mean(pre: &[f32], a: usize, b: usize) -> f32 {
     (pre[b] - pre[a]) / (b - a) as f32
 }
 
-/// Finds lumen and vessel borders. `start` is the first sample beyond the ring-down;
-/// `shadowed[l]` marks lines whose costs are ignored (bridged); `vessel_floor[l]` (empty =
-/// none) is the smallest sample the EEM may lie at on line `l` (see module docs, shadows).
+/// What [`segment_borders`] knows about acoustic shadows, per A-line (empty slices = none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShadowMasks<'a> {
+    /// Lines whose costs are ignored (bridged) for both borders.
+    pub lines: &'a [bool],
+    /// Lines whose lumen cost is ignored as well (a wire's echo spreads laterally further than
+    /// its shadow; [`crate::guidewire::ShadowWorkspace::lumen_bridge`]).
+    pub lumen_lines: &'a [bool],
+    /// Smallest sample the EEM may lie at (see module docs, shadows).
+    pub vessel_floor: &'a [usize],
+}
+
+/// Finds lumen and vessel borders. `start` is the first sample beyond the ring-down; `shadows`
+/// says which lines carry no evidence and where the EEM must lie beyond a shadow's cause.
 pub fn segment_borders(
     polar: &PolarImage,
     geom: &PolarGeometry,
     start: usize,
-    shadowed: &[bool],
-    vessel_floor: &[usize],
+    shadows: &ShadowMasks<'_>,
     params: &SegmentParams,
     ws: &mut SegmentWorkspace,
 ) {
+    let ShadowMasks { lines: shadowed, lumen_lines: lumen_shadowed, vessel_floor } = *shadows;
     let (n, ns) = polar.shape();
     ws.speckle_sd = 0.0;
     ws.borders.lumen.clear();
@@ -306,6 +321,7 @@ pub fn segment_borders(
         if shadowed.get(l).copied().unwrap_or(false) {
             continue;
         }
+        let lumen_shadow = lumen_shadowed.get(l).copied().unwrap_or(false);
         let lumen_at = |s: usize| {
             let a = start.min(s.saturating_sub(1));
             let inside = win_mean(pre, a, s);
@@ -321,7 +337,9 @@ pub fn segment_borders(
             let edge = win_mean(pre, s, s + we) - win_mean(pre, s.saturating_sub(we).max(a), s);
             -step - params.lumen_edge_weight * edge
         };
-        if s_lo <= s_hi {
+        if lumen_shadow {
+            // No lumen evidence on this line (see `lumen_shadowed`).
+        } else if s_lo <= s_hi {
             for s in (start..s_lo).chain(s_hi + 1..=lumen_end) {
                 row[s] = lumen_at(s);
             }
