@@ -232,6 +232,8 @@ pub fn detect_shadows(
     ws.bridge_whole_mm.resize(n, f64::INFINITY);
     ws.vessel_floor_mm.clear();
     ws.vessel_floor_mm.resize(n, 0.0);
+    ws.lumen_bridge.clear();
+    ws.lumen_bridge.resize(n, false);
     ws.runs.clear();
     if n < 8 || start + 8 >= ns || !(spread > 0.0) {
         return;
@@ -441,9 +443,6 @@ pub fn detect_shadows(
     ws.shadowed.fill(false);
     ws.bridge.clear();
     ws.bridge.resize(n, false);
-    ws.bridge_from_mm.fill(f64::INFINITY);
-    ws.lumen_bridge.clear();
-    ws.lumen_bridge.resize(n, false);
     for run in &ws.runs {
         let floor_mm = match run.kind {
             ShadowKind::Wire => run.wire_center_mm + params.wire_radius_mm,
@@ -453,20 +452,18 @@ pub fn detect_shadows(
             ws.shadowed[(run.first_line + j) % n] = true;
             ws.vessel_floor_mm[(run.first_line + j) % n] = floor_mm;
         }
-        // The wire echo is blurred laterally by the beam: half a beam width on either side.
-        let ext = if run.kind == ShadowKind::Wire {
-            let r = run.echo_depth_mm.max(0.1);
-            ((params.beam_width_mm / 2.0 / r).to_degrees() / deg_per_line).ceil() as usize
-        } else {
-            1
+        // The wire echo is blurred laterally by the beam: `half_beams` half beam widths on
+        // either side, in lines.
+        let ext_of = |half_beams: f64| {
+            if run.kind == ShadowKind::Wire {
+                let r = run.echo_depth_mm.max(0.1);
+                ((half_beams * params.beam_width_mm / 2.0 / r).to_degrees() / deg_per_line).ceil() as usize
+            } else {
+                1
+            }
         };
+        let (ext, ext_lumen) = (ext_of(1.0), ext_of(LUMEN_BRIDGE_BEAM_FACTOR));
         let run_from_mm = (run.echo_depth_mm - SHADOW_ECHO_MARGIN_MM).max(0.0);
-        let ext_lumen = if run.kind == ShadowKind::Wire {
-            let r = run.echo_depth_mm.max(0.1);
-            ((LUMEN_BRIDGE_BEAM_FACTOR * params.beam_width_mm / 2.0 / r).to_degrees() / deg_per_line).ceil() as usize
-        } else {
-            ext
-        };
         for j in 0..run.n_lines + 2 * ext_lumen {
             ws.lumen_bridge[(run.first_line + n - ext_lumen.min(n) + j) % n] = true;
         }
