@@ -22,7 +22,10 @@
 //! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures
 //! and asserts documented regression floors just below what this version achieves (see the
 //! README, "True lumen and catheter position"), so that any regression fails. Achieved on
-//! 2026-11-29, session 9 (calcium lines masked from their echo in the beside search; EEM
+//! 2026-11-29, session 10 (re-centred EEM started from the coarse probe that finds a clearly
+//! larger EEM with stronger evidence, `segment::beside::recentred_eem`): subintimal 0.808,
+//! intraplaque 0.902, position 0.833, `encloses_catheter` 0.967 (tuning CTO frames 1000–1899:
+//! subintimal 0.768 → 0.792, vessel 0.945 → 0.954). Session 9 (calcium lines masked from their echo in the beside search; EEM
 //! beyond what casts a shadow; wider wire bridge for the enclosing lumen): subintimal 0.796
 //! (frame 7039, vessel and position already wrong, lost its partial overlap; tuning set
 //! 0.708 → 0.735), intraplaque **0.902** (target met), position 0.833, `encloses_catheter`
@@ -59,7 +62,7 @@ use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
-const FLOOR_JM_SUBINTIMAL: f64 = 0.78;
+const FLOOR_JM_SUBINTIMAL: f64 = 0.79;
 const FLOOR_JM_INTRAPLAQUE: f64 = 0.88;
 const FLOOR_POSITION: f64 = 0.78;
 const FLOOR_ENCLOSES: f64 = 0.92;
@@ -223,4 +226,28 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
     assert!(jm_ip >= FLOOR_JM_INTRAPLAQUE, "intraplaque lumen Jaccard {jm_ip:.3} < {FLOOR_JM_INTRAPLAQUE}");
     assert!(correct >= FLOOR_POSITION, "catheter position correct {correct:.3} < {FLOOR_POSITION}");
     assert!(encloses >= FLOOR_ENCLOSES, "encloses_catheter correct {encloses:.3} < {FLOOR_ENCLOSES}");
+}
+
+/// Tuning scenes whose catheter-centred EEM cut across a large vessel next to a subintimal
+/// catheter, and whose re-centred search about that small EEM's centroid found it again
+/// (vessel Jaccard 0.47 / 0.53 / 0.23 / 0.63 and no lumen beside the catheter before session
+/// 10): the probes of `recentred_eem` find the vessel (achieved vessel 0.97 / 0.98 / 0.99 /
+/// 0.98, lumen 0.95 / 0.92 / 0.86 / 0.94).
+#[test]
+fn a_small_eem_round_a_subintimal_catheter_gives_way_to_the_vessel() {
+    let mut pipe = Pipeline::new(PipelineConfig::default()).unwrap();
+    let mut sim = Simulator::new();
+    for seed in [1126u64, 1201, 1553, 1880] {
+        let ph = sim.simulate(&PhantomSpec::random_cto(seed)).unwrap();
+        assert_eq!(ph.truth.catheter_position, Some(CatheterPosition::Subintimal), "seed {seed}");
+        let res = pipe.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "cto").unwrap();
+        let s = score_against_truth(&res, &ph.truth).unwrap();
+        println!(
+            "seed {seed}: vessel Jaccard {:.3}, lumen Jaccard {:.3}, position {:?}",
+            s.vessel_jaccard, s.lumen_jaccard, res.catheter_position
+        );
+        assert!(s.vessel_jaccard >= 0.9, "seed {seed}: vessel Jaccard {:.3} < 0.9", s.vessel_jaccard);
+        assert!(s.lumen_jaccard >= 0.8, "seed {seed}: lumen Jaccard {:.3} < 0.8", s.lumen_jaccard);
+        assert_eq!(res.catheter_position, CatheterPosition::Subintimal, "seed {seed}");
+    }
 }

@@ -1125,6 +1125,17 @@ pub const EEM_RAYS: usize = 180;
 const EEM_SLOPE_RADIUS_MM: f64 = 1.5;
 /// Re-centring passes of [`recentred_eem`].
 const EEM_PASSES: usize = 2;
+/// Rays of the coarse probes of [`larger_eem_start`].
+const EEM_PROBE_RAYS: usize = 60;
+/// Sample step of those probes, in polar samples.
+const EEM_PROBE_STEP: f64 = 3.0;
+/// Directions (evenly spaced from 0°) of the probe starts of [`larger_eem_start`].
+const EEM_PROBE_DIRECTIONS: usize = 8;
+/// Distances of the probe starts from the catheter centre, mm: a subintimal catheter sits
+/// 0.2–1.5 mm from the centre of a 1.5–4 mm BTK vessel.
+const EEM_PROBE_DISTANCES_MM: [f64; 2] = [0.7, 1.4];
+/// How much larger (mean radius) a probe's EEM must be than the one about the first centroid.
+const EEM_PROBE_GROWTH: f64 = 1.15;
 
 /// Reusable buffers for [`recentred_eem`].
 #[derive(Debug, Default, Clone)]
@@ -1169,7 +1180,10 @@ fn polygon_centroid(pts: impl Iterator<Item = [f64; 2]> + Clone) -> Option<[f64;
 /// optimal closed path (Sonka et al. \[1\]) with the segment parameters' slope limit and jump
 /// penalty is searched; the path must enclose the catheter (`min_wall_mm` beyond the exclusion
 /// disc on rays that cross it). Then once more from the new vessel's centroid (the first
-/// centroid is pulled toward the catheter by the wrong EEM). Rays samples on shadowed catheter
+/// centroid is pulled toward the catheter by the wrong EEM). When the catheter-centred EEM cut
+/// the vessel so short that the search about its centroid finds the same small contour again,
+/// coarse probes from points around the catheter ([`larger_eem_start`]) supply the start
+/// instead: the one whose EEM is clearly larger *and* has the lower mean path cost. Rays samples on shadowed catheter
 /// lines are masked (their cost is neutral, so the path bridges them). The result is written
 /// into `out` as one sample per catheter line (first exit of the catheter ray from the
 /// star-shaped region). Re-centring the polar transform on the object is the idea of the
@@ -1198,83 +1212,16 @@ pub fn recentred_eem(
         let r = s as f64 * dt;
         [r * a.cos(), r * a.sin()]
     });
-    let Some(mut c) = polygon_centroid(pts) else { return false };
-    let samples = |mm: f64| ((mm / dt).round() as usize).max(2);
-    let (wm, wa) = (samples(params.media_mm), samples(params.adventitia_mm));
-    let back = 2 * wm + wm / 2;
-    let reach = params.max_vessel_radius_mm.min(geom.depth_mm());
-    let n = EEM_RAYS;
+    let Some(c0) = polygon_centroid(pts) else { return false };
+    let start = larger_eem_start(view, c0, params, ws).unwrap_or(c0);
+    let mut c = start;
     let mut found = false;
     for _ in 0..EEM_PASSES {
-        let ns = ((2.0 * reach / dt).ceil() as usize).max(16);
-        ws.pol.resize(n, ns);
-        ws.cost.resize(n, ns);
-        ws.lo.clear();
-        ws.hi.clear();
-        let rc = view.exclusion_mm;
-        for l in 0..n {
-            let (sn, cs) = (l as f64 * std::f64::consts::TAU / n as f64).sin_cos();
-            // Exit from the catheter disc along the ray (it lies inside the vessel).
-            let b = c[0] * cs + c[1] * sn;
-            let disc = b * b - (c[0] * c[0] + c[1] * c[1] - rc * rc);
-            let t_exit = if disc > 0.0 { (-b + disc.sqrt()).max(0.0) } else { 0.0 };
-            let row = ws.pol.row_mut(l);
-            let mut end = ns;
-            for (k, o) in row.iter_mut().enumerate() {
-                let t = k as f64 * dt;
-                let p = [c[0] + t * cs, c[1] + t * sn];
-                *o = match view.at(p) {
-                    At::Value(v) => v,
-                    At::Shadow => f32::NAN,
-                    At::Blocked if t < t_exit + dt => f32::NAN,
-                    At::Blocked => {
-                        end = k;
-                        f32::NAN
-                    }
-                };
-                if end < ns || p[0] * p[0] + p[1] * p[1] > reach * reach {
-                    end = end.min(k);
-                    break;
-                }
-            }
-            row[end..].fill(f32::NAN);
-            // Prefix sums of values and of masked samples.
-            ws.pre.clear();
-            ws.bad.clear();
-            ws.pre.push(0.0);
-            ws.bad.push(0);
-            for &v in row.iter() {
-                let (x, m) = if v.is_nan() { (0.0, 1) } else { (v, 0) };
-                ws.pre.push(ws.pre.last().copied().unwrap_or(0.0) + x);
-                ws.bad.push(ws.bad.last().copied().unwrap_or(0) + m);
-            }
-            let crow = ws.cost.row_mut(l);
-            crow.fill(0.0);
-            let lo = (((t_exit + params.min_wall_mm) / dt).ceil() as usize).max(back);
-            let hi = end.saturating_sub(wa + 1);
-            for s in lo..=hi.max(lo).min(ns - 1) {
-                if s + wa > ns || ws.bad[s + wa] != ws.bad[s - back] {
-                    continue;
-                }
-                let mean = |a: usize, b: usize| (ws.pre[b] - ws.pre[a]) / (b - a) as f32;
-                let media = mean(s - wm, s);
-                let adv = mean(s, s + wa);
-                let plaque = mean(s - back, s - wm);
-                crow[s] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
-            }
-            ws.lo.push(lo.min(ns - 1));
-            ws.hi.push(hi.max(lo).min(ns - 1));
-        }
-        let arc = EEM_SLOPE_RADIUS_MM * std::f64::consts::TAU / n as f64;
-        let k = ((params.max_slope * arc / dt).ceil() as usize).clamp(1, 12);
-        let pp = PathParams { max_jump: k, jump_penalty: params.jump_penalty };
-        if optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut ws.out).is_none() {
+        if eem_about(view, c, params, EEM_RAYS, dt, ws).is_none() {
             break;
         }
-        ws.radii.clear();
-        ws.radii.extend(ws.out.iter().map(|&s| s as f64 * dt));
-        ws.center_mm = c;
         found = true;
+        let n = ws.radii.len();
         let pts = ws.radii.iter().enumerate().map(|(i, &r)| {
             let (sn, cs) = (i as f64 * std::f64::consts::TAU / n as f64).sin_cos();
             [c[0] + r * cs, c[1] + r * sn]
@@ -1288,6 +1235,7 @@ pub fn recentred_eem(
     if !found {
         return false;
     }
+    let reach = params.max_vessel_radius_mm.min(geom.depth_mm());
     // Back to catheter lines: first exit of each catheter ray from the star-shaped region.
     out.clear();
     let (c, radii) = (ws.center_mm, &ws.radii);
@@ -1312,6 +1260,132 @@ pub fn recentred_eem(
         out.push(((0.5 * (t0 + t1) / dt).round() as usize).min(max_s));
     }
     true
+}
+
+/// One globally optimal closed EEM path along `n_rays` rays from `c` (catheter-centred mm),
+/// sampled every `dt` mm ([`recentred_eem`]): fills `ws.radii` (one radius per ray, mm) and
+/// `ws.center_mm`, and returns the path's mean cost per ray (lower = stronger EEM evidence), or
+/// `None` when no closed path satisfies the constraints.
+fn eem_about(
+    view: &PolarView<'_>,
+    c: [f64; 2],
+    params: &SegmentParams,
+    n_rays: usize,
+    dt: f64,
+    ws: &mut EemWorkspace,
+) -> Option<f64> {
+    let samples = |mm: f64| ((mm / dt).round() as usize).max(2);
+    let (wm, wa) = (samples(params.media_mm), samples(params.adventitia_mm));
+    let back = 2 * wm + wm / 2;
+    let reach = params.max_vessel_radius_mm.min(view.geom.depth_mm());
+    let n = n_rays;
+    let ns = ((2.0 * reach / dt).ceil() as usize).max(16);
+    ws.pol.resize(n, ns);
+    ws.cost.resize(n, ns);
+    ws.lo.clear();
+    ws.hi.clear();
+    let rc = view.exclusion_mm;
+    for l in 0..n {
+        let (sn, cs) = (l as f64 * std::f64::consts::TAU / n as f64).sin_cos();
+        // Exit from the catheter disc along the ray (it lies inside the vessel).
+        let b = c[0] * cs + c[1] * sn;
+        let disc = b * b - (c[0] * c[0] + c[1] * c[1] - rc * rc);
+        let t_exit = if disc > 0.0 { (-b + disc.sqrt()).max(0.0) } else { 0.0 };
+        let row = ws.pol.row_mut(l);
+        let mut end = ns;
+        for (k, o) in row.iter_mut().enumerate() {
+            let t = k as f64 * dt;
+            let p = [c[0] + t * cs, c[1] + t * sn];
+            *o = match view.at(p) {
+                At::Value(v) => v,
+                At::Shadow => f32::NAN,
+                At::Blocked if t < t_exit + dt => f32::NAN,
+                At::Blocked => {
+                    end = k;
+                    f32::NAN
+                }
+            };
+            if end < ns || p[0] * p[0] + p[1] * p[1] > reach * reach {
+                end = end.min(k);
+                break;
+            }
+        }
+        row[end..].fill(f32::NAN);
+        // Prefix sums of values and of masked samples.
+        ws.pre.clear();
+        ws.bad.clear();
+        ws.pre.push(0.0);
+        ws.bad.push(0);
+        for &v in row.iter() {
+            let (x, m) = if v.is_nan() { (0.0, 1) } else { (v, 0) };
+            ws.pre.push(ws.pre.last().copied().unwrap_or(0.0) + x);
+            ws.bad.push(ws.bad.last().copied().unwrap_or(0) + m);
+        }
+        let crow = ws.cost.row_mut(l);
+        crow.fill(0.0);
+        let lo = (((t_exit + params.min_wall_mm) / dt).ceil() as usize).max(back);
+        let hi = end.saturating_sub(wa + 1);
+        for s in lo..=hi.max(lo).min(ns - 1) {
+            if s + wa > ns || ws.bad[s + wa] != ws.bad[s - back] {
+                continue;
+            }
+            let mean = |a: usize, b: usize| (ws.pre[b] - ws.pre[a]) / (b - a) as f32;
+            let media = mean(s - wm, s);
+            let adv = mean(s, s + wa);
+            let plaque = mean(s - back, s - wm);
+            crow[s] = -(adv - media) - 0.5 * (plaque - media).max(0.0);
+        }
+        ws.lo.push(lo.min(ns - 1));
+        ws.hi.push(hi.max(lo).min(ns - 1));
+    }
+    let arc = EEM_SLOPE_RADIUS_MM * std::f64::consts::TAU / n as f64;
+    let k = ((params.max_slope * arc / dt).ceil() as usize).clamp(1, 12);
+    let pp = PathParams { max_jump: k, jump_penalty: params.jump_penalty };
+    let total = optimal_closed_path(&ws.cost, &ws.lo, &ws.hi, pp, &mut ws.path, &mut ws.out)?;
+    ws.radii.clear();
+    ws.radii.extend(ws.out.iter().map(|&s| s as f64 * dt));
+    ws.center_mm = c;
+    Some(total as f64 / n as f64)
+}
+
+/// A start for [`recentred_eem`] that leads to a clearly larger EEM than the one about `c0`.
+///
+/// When the catheter-centred EEM cut across the vessel close to a catheter in the wall, its
+/// centroid `c0` lies next to the catheter and the search about it finds the same small
+/// contour again. A coarse search ([`EEM_PROBE_RAYS`] rays, samples [`EEM_PROBE_STEP`] times
+/// coarser) is run about `c0` and about [`EEM_PROBE_DIRECTIONS`] points at each of
+/// [`EEM_PROBE_DISTANCES_MM`] from the catheter; a probe wins when its mean radius exceeds
+/// [`EEM_PROBE_GROWTH`] times that of the contour about `c0` *and* its mean path cost is lower
+/// (stronger EEM evidence along the whole border). The lowest-cost winner's start is returned;
+/// `None` keeps `c0` (probes that are merely smaller or no better never replace it).
+/// Multiple initialisations judged by the same energy are the usual remedy for the local
+/// minima of contour searches (e.g. the "multiple hypotheses" of Sonka et al. \[1\]'s
+/// graph search applied from several centres); here the energy is the EEM path cost itself.
+fn larger_eem_start(
+    view: &PolarView<'_>,
+    c0: [f64; 2],
+    params: &SegmentParams,
+    ws: &mut EemWorkspace,
+) -> Option<[f64; 2]> {
+    let dt = view.geom.mm_per_sample * EEM_PROBE_STEP;
+    let mean_radius = |r: &[f64]| r.iter().sum::<f64>() / r.len().max(1) as f64;
+    let base_cost = eem_about(view, c0, params, EEM_PROBE_RAYS, dt, ws)?;
+    let base_radius = mean_radius(&ws.radii);
+    let mut best: Option<(f64, [f64; 2])> = None;
+    for &d in &EEM_PROBE_DISTANCES_MM {
+        for k in 0..EEM_PROBE_DIRECTIONS {
+            let (sn, cs) = (k as f64 * std::f64::consts::TAU / EEM_PROBE_DIRECTIONS as f64).sin_cos();
+            let start = [d * cs, d * sn];
+            let Some(cost) = eem_about(view, start, params, EEM_PROBE_RAYS, dt, ws) else { continue };
+            if mean_radius(&ws.radii) > EEM_PROBE_GROWTH * base_radius
+                && cost < base_cost
+                && best.is_none_or(|b| cost < b.0)
+            {
+                best = Some((cost, start));
+            }
+        }
+    }
+    best.map(|b| b.1)
 }
 
 #[cfg(test)]
