@@ -1149,6 +1149,9 @@ pub struct EemWorkspace {
     path: PathWorkspace,
     out: Vec<usize>,
     radii: Vec<f64>,
+    /// The frame on the Cartesian grid of [`larger_eem_start`]'s probes (NaN = shadow,
+    /// infinite = blocked).
+    probe_grid: Vec<f32>,
     /// Centre of the last re-centred search, catheter-centred mm.
     pub center_mm: [f64; 2],
 }
@@ -1217,7 +1220,7 @@ pub fn recentred_eem(
     let mut c = start;
     let mut found = false;
     for _ in 0..EEM_PASSES {
-        if eem_about(view, c, params, EEM_RAYS, dt, ws).is_none() {
+        if eem_about(view, |p| view.at(p), c, params, EEM_RAYS, dt, ws).is_none() {
             break;
         }
         found = true;
@@ -1268,6 +1271,7 @@ pub fn recentred_eem(
 /// `None` when no closed path satisfies the constraints.
 fn eem_about(
     view: &PolarView<'_>,
+    at: impl Fn([f64; 2]) -> At,
     c: [f64; 2],
     params: &SegmentParams,
     n_rays: usize,
@@ -1296,7 +1300,7 @@ fn eem_about(
         for (k, o) in row.iter_mut().enumerate() {
             let t = k as f64 * dt;
             let p = [c[0] + t * cs, c[1] + t * sn];
-            *o = match view.at(p) {
+            *o = match at(p) {
                 At::Value(v) => v,
                 At::Shadow => f32::NAN,
                 At::Blocked if t < t_exit + dt => f32::NAN,
@@ -1354,13 +1358,16 @@ fn eem_about(
 /// centroid `c0` lies next to the catheter and the search about it finds the same small
 /// contour again. A coarse search ([`EEM_PROBE_RAYS`] rays, samples [`EEM_PROBE_STEP`] times
 /// coarser) is run about `c0` and about [`EEM_PROBE_DIRECTIONS`] points at each of
-/// [`EEM_PROBE_DISTANCES_MM`] from the catheter; a probe wins when its mean radius exceeds
-/// [`EEM_PROBE_GROWTH`] times that of the contour about `c0` *and* its mean path cost is lower
-/// (stronger EEM evidence along the whole border). The lowest-cost winner's start is returned;
-/// `None` keeps `c0` (probes that are merely smaller or no better never replace it).
-/// Multiple initialisations judged by the same energy are the usual remedy for the local
-/// minima of contour searches (e.g. the "multiple hypotheses" of Sonka et al. \[1\]'s
-/// graph search applied from several centres); here the energy is the EEM path cost itself.
+/// [`EEM_PROBE_DISTANCES_MM`] from the catheter, reading the frame from one Cartesian grid at
+/// the probes' resolution. A probe wins when its mean radius exceeds [`EEM_PROBE_GROWTH`] times
+/// that of the contour about `c0` *and* its mean path cost is lower than that of every probe
+/// whose contour is not clearly larger (the one about `c0` included): a larger EEM must carry
+/// stronger evidence along its whole border than any contour of the first one's size, not
+/// merely than the first one (in an ordinary frame that start can be a poor one; tuning frame
+/// 1166 lost its vessel to a larger contour that beat only the first). The lowest-cost
+/// winner's start is returned; `None` keeps `c0`. Starting a globally optimal border search
+/// from several centres and keeping the lowest-energy result is our addition to the
+/// re-centred search; the energy is the EEM path cost itself (Sonka et al. \[1\]).
 fn larger_eem_start(
     view: &PolarView<'_>,
     c0: [f64; 2],
@@ -1368,24 +1375,62 @@ fn larger_eem_start(
     ws: &mut EemWorkspace,
 ) -> Option<[f64; 2]> {
     let dt = view.geom.mm_per_sample * EEM_PROBE_STEP;
-    let mean_radius = |r: &[f64]| r.iter().sum::<f64>() / r.len().max(1) as f64;
-    let base_cost = eem_about(view, c0, params, EEM_PROBE_RAYS, dt, ws)?;
-    let base_radius = mean_radius(&ws.radii);
-    let mut best: Option<(f64, [f64; 2])> = None;
-    for &d in &EEM_PROBE_DISTANCES_MM {
-        for k in 0..EEM_PROBE_DIRECTIONS {
-            let (sn, cs) = (k as f64 * std::f64::consts::TAU / EEM_PROBE_DIRECTIONS as f64).sin_cos();
-            let start = [d * cs, d * sn];
-            let Some(cost) = eem_about(view, start, params, EEM_PROBE_RAYS, dt, ws) else { continue };
-            if mean_radius(&ws.radii) > EEM_PROBE_GROWTH * base_radius
-                && cost < base_cost
-                && best.is_none_or(|b| cost < b.0)
-            {
-                best = Some((cost, start));
-            }
+    // The probes read the frame from a Cartesian grid at their own resolution, sampled once
+    // (nearest cell): far fewer polar reads than 17 probes' rays would make.
+    let reach = params.max_vessel_radius_mm.min(view.geom.depth_mm());
+    let m = (2.0 * reach / dt).ceil() as usize + 1;
+    let mut grid = std::mem::take(&mut ws.probe_grid);
+    grid.clear();
+    for iy in 0..m {
+        let y = -reach + iy as f64 * dt;
+        for ix in 0..m {
+            grid.push(match view.at([-reach + ix as f64 * dt, y]) {
+                At::Value(v) => v,
+                At::Shadow => f32::NAN,
+                At::Blocked => f32::INFINITY,
+            });
         }
     }
-    best.map(|b| b.1)
+    let at = |p: [f64; 2]| {
+        let (fx, fy) = ((p[0] + reach) / dt + 0.5, (p[1] + reach) / dt + 0.5);
+        if !(fx >= 0.0 && fy >= 0.0) {
+            return At::Blocked;
+        }
+        // Non-negative: truncation is the floor.
+        let (ix, iy) = (fx as usize, fy as usize);
+        if ix >= m || iy >= m {
+            return At::Blocked;
+        }
+        match grid[iy * m + ix] {
+            v if v.is_nan() => At::Shadow,
+            v if v.is_infinite() => At::Blocked,
+            v => At::Value(v),
+        }
+    };
+    let mean_radius = |r: &[f64]| r.iter().sum::<f64>() / r.len().max(1) as f64;
+    // (mean path cost, mean radius, start) of every probe; the first is the one about `c0`.
+    let mut probes = [(f64::INFINITY, 0.0, c0); 1 + EEM_PROBE_DIRECTIONS * EEM_PROBE_DISTANCES_MM.len()];
+    for (i, p) in probes.iter_mut().enumerate() {
+        if i > 0 {
+            let (d, k) = (EEM_PROBE_DISTANCES_MM[(i - 1) / EEM_PROBE_DIRECTIONS], (i - 1) % EEM_PROBE_DIRECTIONS);
+            let (sn, cs) = (k as f64 * std::f64::consts::TAU / EEM_PROBE_DIRECTIONS as f64).sin_cos();
+            p.2 = [d * cs, d * sn];
+        }
+        if let Some(cost) = eem_about(view, at, p.2, params, EEM_PROBE_RAYS, dt, ws) {
+            (p.0, p.1) = (cost, mean_radius(&ws.radii));
+        }
+    }
+    ws.probe_grid = grid;
+    let base_radius = probes[0].1;
+    if !probes[0].0.is_finite() {
+        return None;
+    }
+    let larger = |p: &(f64, f64, [f64; 2])| p.1 > EEM_PROBE_GROWTH * base_radius;
+    // Strongest evidence among the contours of the first one's size (itself included)...
+    let small_cost = probes.iter().filter(|p| !larger(p)).map(|p| p.0).fold(f64::INFINITY, f64::min);
+    // ...must be beaten by a clearly larger one.
+    let best = probes.iter().filter(|p| larger(p) && p.0 < small_cost).min_by(|a, b| a.0.total_cmp(&b.0));
+    best.map(|b| b.2)
 }
 
 #[cfg(test)]
