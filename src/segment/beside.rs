@@ -1391,7 +1391,14 @@ fn larger_eem_start(
             });
         }
     }
+    let excl2 = view.exclusion_mm * view.exclusion_mm;
     let at = |p: [f64; 2]| {
+        // The catheter disc exactly, as the rays' exit points are computed: the nearest cell
+        // of a point just outside it may lie inside.
+        let r2 = p[0] * p[0] + p[1] * p[1];
+        if r2 < excl2 {
+            return At::Blocked;
+        }
         let (fx, fy) = ((p[0] + reach) / dt + 0.5, (p[1] + reach) / dt + 0.5);
         if !(fx >= 0.0 && fy >= 0.0) {
             return At::Blocked;
@@ -1403,6 +1410,8 @@ fn larger_eem_start(
         }
         match grid[iy * m + ix] {
             v if v.is_nan() => At::Shadow,
+            // A blocked cell next to the disc (the point itself is outside): no information.
+            v if v.is_infinite() && r2 < (view.exclusion_mm + 2.0 * dt).powi(2) => At::Shadow,
             v if v.is_infinite() => At::Blocked,
             v => At::Value(v),
         }
