@@ -1186,10 +1186,10 @@ fn polygon_centroid(pts: impl Iterator<Item = [f64; 2]> + Clone) -> Option<[f64;
 /// centroid is pulled toward the catheter by the wrong EEM). When the catheter-centred EEM cut
 /// the vessel so short that the search about its centroid finds the same small contour again,
 /// coarse probes from points around the catheter ([`larger_eem_start`]) supply the start
-/// instead: the one whose EEM is clearly larger *and* has the lower mean path cost. Rays samples on shadowed catheter
-/// lines are masked (their cost is neutral, so the path bridges them). The result is written
-/// into `out` as one sample per catheter line (first exit of the catheter ray from the
-/// star-shaped region). Re-centring the polar transform on the object is the idea of the
+/// instead: one whose EEM is clearly larger *and* carries stronger evidence than any contour
+/// of the first one's size. Ray samples on shadowed catheter lines are masked (their cost is
+/// neutral, so the path bridges them). The result is written into `out` as one sample per
+/// catheter line (first exit of the catheter ray from the star-shaped region). Re-centring the polar transform on the object is the idea of the
 /// radial search of active-contour initialisation in IVUS (e.g. Klingensmith et al., "Evaluation
 /// of three-dimensional segmentation algorithms for the identification of luminal and
 /// medial–adventitial borders in intravascular ultrasound images", IEEE TMI 19(10):996–1011,
@@ -1238,7 +1238,7 @@ pub fn recentred_eem(
     if !found {
         return false;
     }
-    let reach = params.max_vessel_radius_mm.min(geom.depth_mm());
+    let reach = eem_reach_mm(view, params);
     // Back to catheter lines: first exit of each catheter ray from the star-shaped region.
     out.clear();
     let (c, radii) = (ws.center_mm, &ws.radii);
@@ -1265,6 +1265,11 @@ pub fn recentred_eem(
     true
 }
 
+/// How far from the catheter the re-centred EEM searches sample the frame, mm.
+fn eem_reach_mm(view: &PolarView<'_>, params: &SegmentParams) -> f64 {
+    params.max_vessel_radius_mm.min(view.geom.depth_mm())
+}
+
 /// One globally optimal closed EEM path along `n_rays` rays from `c` (catheter-centred mm),
 /// sampled every `dt` mm ([`recentred_eem`]): fills `ws.radii` (one radius per ray, mm) and
 /// `ws.center_mm`, and returns the path's mean cost per ray (lower = stronger EEM evidence), or
@@ -1281,7 +1286,7 @@ fn eem_about(
     let samples = |mm: f64| ((mm / dt).round() as usize).max(2);
     let (wm, wa) = (samples(params.media_mm), samples(params.adventitia_mm));
     let back = 2 * wm + wm / 2;
-    let reach = params.max_vessel_radius_mm.min(view.geom.depth_mm());
+    let reach = eem_reach_mm(view, params);
     let n = n_rays;
     let ns = ((2.0 * reach / dt).ceil() as usize).max(16);
     ws.pol.resize(n, ns);
@@ -1377,7 +1382,7 @@ fn larger_eem_start(
     let dt = view.geom.mm_per_sample * EEM_PROBE_STEP;
     // The probes read the frame from a Cartesian grid at their own resolution, sampled once
     // (nearest cell): far fewer polar reads than 17 probes' rays would make.
-    let reach = params.max_vessel_radius_mm.min(view.geom.depth_mm());
+    let reach = eem_reach_mm(view, params);
     let m = (2.0 * reach / dt).ceil() as usize + 1;
     let mut grid = std::mem::take(&mut ws.probe_grid);
     grid.clear();
