@@ -19,6 +19,10 @@
 //!   5. otherwise → `rotate wire tip ~A° clockwise (display), D mm outside true lumen` (or
 //!      `counter-clockwise`), with `A = |rotate_deg|` rounded to the nearest 5° (at least 5°).
 //!
+//!   When the frame carries the quality flag `lumen_side_uncertain` (the lumen round the
+//!   catheter and one beside it explained the image nearly equally well), rules 2–5 end with
+//!   [`SIDE_UNCERTAIN_NOTE`]: the direction may point at the wrong lumen.
+//!
 //!   `D` has one decimal. "clockwise"/"counter-clockwise" refer to the *displayed* image
 //!   (the convention of [`crate::geometry`]): the hint says where the wire must move on the
 //!   screen, not which way to torque the wire, which depends on the wire and the view.
@@ -35,6 +39,9 @@ use std::fmt::Write;
 
 /// Relative angles within ±this are reported as "in line with true lumen", degrees.
 pub const DEAD_BAND_DEG: f64 = 10.0;
+
+/// Appended to the hint of a frame flagged `lumen_side_uncertain`.
+pub const SIDE_UNCERTAIN_NOTE: &str = "; true lumen uncertain (round the catheter or beside it)";
 
 fn round4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
@@ -80,9 +87,15 @@ pub fn ivus_wire_result(c: &WireCandidate) -> IvusWireResult {
     }
 }
 
-/// Guidance for a second wire `w` (see the module doc for the rules). `scratch` is reused to
-/// format the hint, so that the returned string is allocated once, at its exact size.
-pub fn guidance(w: &GuidewireResult, lumen: Option<&RegionResult>, scratch: &mut String) -> Guidance {
+/// Guidance for a second wire `w` (see the module doc for the rules); `side_uncertain`: the
+/// frame is flagged `lumen_side_uncertain`. `scratch` is reused to format the hint, so that the
+/// returned string is allocated once, at its exact size.
+pub fn guidance(
+    w: &GuidewireResult,
+    lumen: Option<&RegionResult>,
+    side_uncertain: bool,
+    scratch: &mut String,
+) -> Guidance {
     scratch.clear();
     let (Some(l), Some(rel), Some(inside), Some(d)) =
         (lumen, w.relative_angle_deg, w.in_true_lumen, w.distance_to_lumen_mm)
@@ -104,6 +117,9 @@ pub fn guidance(w: &GuidewireResult, lumen: Option<&RegionResult>, scratch: &mut
         let dir = if r > 0.0 { "counter-clockwise" } else { "clockwise" };
         let _ = write!(scratch, "rotate wire tip ~{a:.0}° {dir} (display), {dist:.1} mm outside true lumen");
     }
+    if side_uncertain {
+        scratch.push_str(SIDE_UNCERTAIN_NOTE);
+    }
     Guidance { hint: scratch.as_str().to_owned(), rotate_deg: rotate, distance_to_border_mm: Some(round4(dist)) }
 }
 
@@ -114,7 +130,8 @@ pub fn assign_wires(result: &mut FrameResult, own: Option<usize>, second: Option
     result.ivus_wire = cand(own).map(|c| ivus_wire_result(&c));
     let second = cand(second);
     let w = second.map(|c| wire_result(&c, result.lumen.as_ref()));
-    result.guidance = w.as_ref().map(|w| guidance(w, result.lumen.as_ref(), scratch));
+    let side_uncertain = result.quality.has(crate::report::QualityFlag::LumenSideUncertain);
+    result.guidance = w.as_ref().map(|w| guidance(w, result.lumen.as_ref(), side_uncertain, scratch));
     result.guidewire = w;
 }
 
@@ -151,25 +168,32 @@ mod tests {
         // Wire at +45° (counter-clockwise of the lumen): rotate clockwise.
         let w = wire_result(&cand(45.0, 1.0), Some(&l));
         assert_eq!(w.relative_angle_deg, Some(45.0));
-        let g = guidance(&w, Some(&l), &mut s);
+        let g = guidance(&w, Some(&l), false, &mut s);
         assert!(g.hint.starts_with("rotate wire tip ~45° clockwise (display)"), "{}", g.hint);
         assert_eq!(g.rotate_deg, Some(-45.0));
         // At −37°: ~35° counter-clockwise.
-        let g = guidance(&wire_result(&cand(-37.0, 1.0), Some(&l)), Some(&l), &mut s);
+        let g = guidance(&wire_result(&cand(-37.0, 1.0), Some(&l)), Some(&l), false, &mut s);
         assert!(g.hint.starts_with("rotate wire tip ~35° counter-clockwise"), "{}", g.hint);
         // Inside.
-        let g = guidance(&wire_result(&cand(0.0, 1.1), Some(&l)), Some(&l), &mut s);
+        let g = guidance(&wire_result(&cand(0.0, 1.1), Some(&l)), Some(&l), false, &mut s);
         assert_eq!(g.hint, "wire inside true lumen");
         assert_eq!(g.rotate_deg, None);
         // Dead band: 6°, 1.6 mm out (outside, beyond the lumen).
-        let g = guidance(&wire_result(&cand(6.0, 1.6), Some(&l)), Some(&l), &mut s);
+        let g = guidance(&wire_result(&cand(6.0, 1.6), Some(&l)), Some(&l), false, &mut s);
         assert!(g.hint.starts_with("wire in line with true lumen"), "{}", g.hint);
         // No lumen.
-        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, &mut s);
+        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, false, &mut s);
         assert_eq!(g.hint, "true lumen not found");
         // Lumen around the catheter.
         let l2 = lumen([0.0, 0.0], 0.8, true);
-        let g = guidance(&wire_result(&cand(90.0, 1.2), Some(&l2)), Some(&l2), &mut s);
+        let g = guidance(&wire_result(&cand(90.0, 1.2), Some(&l2)), Some(&l2), false, &mut s);
         assert!(g.hint.contains("surrounds the catheter"), "{}", g.hint);
+        // An uncertain lumen side ends the hint with the note; the rotation is still given.
+        let g = guidance(&wire_result(&cand(45.0, 1.0), Some(&l)), Some(&l), true, &mut s);
+        assert!(g.hint.starts_with("rotate wire tip ~45° clockwise (display)"), "{}", g.hint);
+        assert!(g.hint.ends_with(SIDE_UNCERTAIN_NOTE), "{}", g.hint);
+        assert_eq!(g.rotate_deg, Some(-45.0));
+        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, true, &mut s);
+        assert_eq!(g.hint, "true lumen not found");
     }
 }

@@ -21,9 +21,10 @@ use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionR
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
     BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PATENT_UNCERTAIN_DB,
-    PolarView, RegionEvidence, SPECKLE_SD_DB, TrueLumenEvidence, beside_wins, darkest_interior_mean, find_lumen_beside,
-    interior_sd_ratio, partition_evidence, partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem,
-    refine_beside_border, region_evidence, shadowed_border_rays, window_sd,
+    PolarView, RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, beside_margin_z, beside_wins,
+    darkest_interior_mean, find_lumen_beside, interior_sd_ratio, partition_evidence, partition_evidence_within,
+    patent_lumen, patent_margin_db, recentred_eem, refine_beside_border, region_evidence, shadowed_border_rays,
+    window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
@@ -617,6 +618,15 @@ impl Pipeline {
             && self.last_true_lumen.patent_margin_db.abs() < PATENT_UNCERTAIN_DB
         {
             quality.flag(QualityFlag::PositionUncertain);
+        }
+        // Lumen round the catheter against beside it, decided by a narrow margin.
+        let tl = &self.last_true_lumen;
+        if catheter_position != CatheterPosition::Unknown
+            && tl
+                .partition_beside
+                .is_some_and(|b| beside_margin_z(&tl.partition_enclosing, &b).abs() < SIDE_UNCERTAIN_Z)
+        {
+            quality.flag(QualityFlag::LumenSideUncertain);
         }
         if vessel.is_none() {
             quality.flag(QualityFlag::NoVesselFound);

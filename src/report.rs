@@ -245,6 +245,11 @@ pub enum QualityFlag {
     /// [`crate::segment::beside::PATENT_UNCERTAIN_DB`] of the patent/occluded threshold: the
     /// lumen may as well hold blood as plaque (the other of the two positions).
     PositionUncertain,
+    /// A true lumen was found both round the catheter and beside it, and the two explained the
+    /// vessel interior nearly equally well ([`crate::segment::beside::SIDE_UNCERTAIN_Z`]): the
+    /// reported lumen may be the wrong one, and with it `catheter_position` (`subintimal`
+    /// against `intraluminal` / `intraplaque`) and the second wire's guidance.
+    LumenSideUncertain,
 }
 
 /// Quality flags and the figures behind them.

@@ -52,6 +52,11 @@
 //! 2.5 dB of the patent/occluded threshold) must be at least twice as frequent on the wrong
 //! calls as on the right ones; 2026-11-28: 4 of 8 wrong, 3 of 26 right.
 //!
+//! `lumen_side_uncertain` (a lumen was found both round the catheter and beside it, and the
+//! decision between them was narrow) must likewise be at least twice as frequent on the wrong
+//! round/beside decisions (`subintimal` against the other two positions) as on the right ones;
+//! 2026-11-29: 1 of 2 wrong, 1 of 58 right.
+//!
 //! `cargo test --release --test true_lumen -- --nocapture` prints the figures.
 
 use rayon::prelude::*;
@@ -80,6 +85,7 @@ struct Outcome {
     occluded: bool,
     shadowed: f64,
     uncertain: bool,
+    side_uncertain: bool,
 }
 
 /// Fraction of the true lumen's area that lies in an acoustic shadow seen from the catheter
@@ -147,6 +153,7 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
                     occluded: ph.truth.occluded,
                     shadowed: shadowed_lumen_fraction(&ph.truth),
                     uncertain: res.quality.flags.contains(&QualityFlag::PositionUncertain),
+                    side_uncertain: res.quality.flags.contains(&QualityFlag::LumenSideUncertain),
                 }
             },
         )
@@ -206,6 +213,26 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
     assert!(
         wrong == 0 || wrong_flagged as f64 / wrong as f64 >= 2.0 * right_flagged as f64 / right,
         "position_uncertain flags {wrong_flagged} of {wrong} wrong calls and {right_flagged} of {right} right ones"
+    );
+    // `lumen_side_uncertain` should mark the round/beside decisions most likely wrong.
+    let sub = |p: CatheterPosition| p == CatheterPosition::Subintimal;
+    let side: Vec<&Outcome> = outcomes.iter().filter(|o| o.got != CatheterPosition::Unknown).collect();
+    let side_wrong = side.iter().filter(|o| sub(o.want) != sub(o.got)).count();
+    let side_wrong_flagged = side.iter().filter(|o| sub(o.want) != sub(o.got) && o.side_uncertain).count();
+    let side_right_flagged = side.iter().filter(|o| sub(o.want) == sub(o.got) && o.side_uncertain).count();
+    println!(
+        "lumen_side_uncertain: {side_wrong_flagged} of {side_wrong} wrong round/beside decisions flagged, \
+         {side_right_flagged} of {} right ones",
+        side.len() - side_wrong
+    );
+    // At least twice as frequent on wrong decisions as on right ones (held-out 2026-11-29:
+    // 1 of 2 against 1 of 58).
+    let side_right = (side.len() - side_wrong).max(1) as f64;
+    assert!(
+        side_wrong == 0
+            || side_wrong_flagged as f64 / side_wrong as f64 >= 2.0 * side_right_flagged as f64 / side_right,
+        "lumen_side_uncertain flags {side_wrong_flagged} of {side_wrong} wrong decisions and {side_right_flagged} of \
+         {side_right} right ones"
     );
     let jm = |c: CatheterPosition| by_class.iter().find(|b| b.0 == c).map_or(0.0, |b| b.2);
     let (jm_sub, jm_ip) = (jm(CatheterPosition::Subintimal), jm(CatheterPosition::Intraplaque));

@@ -1069,11 +1069,29 @@ pub fn partition_evidence_within(
     }
 }
 
-/// Whether the lumen beside the catheter wins over the catheter-enclosing one, from their
-/// [`partition_evidence`] (module docs, "Deciding between the hypotheses").
-pub fn beside_wins(enclosing: &RegionEvidence, beside: &RegionEvidence) -> bool {
-    beside.z > PARTITION_Z_FACTOR * enclosing.z.max(0.0) + PARTITION_Z_MARGIN
+/// How far the lumen beside the catheter clears the level it must beat, z units of
+/// [`partition_evidence`]: `z_beside − (`[`PARTITION_Z_FACTOR`]` · max(z_enclosing, 0) +`
+/// [`PARTITION_Z_MARGIN`]`)`; positive = the beside lumen wins (module docs, "Deciding between
+/// the hypotheses").
+pub fn beside_margin_z(enclosing: &RegionEvidence, beside: &RegionEvidence) -> f64 {
+    beside.z - (PARTITION_Z_FACTOR * enclosing.z.max(0.0) + PARTITION_Z_MARGIN)
 }
+
+/// Whether the lumen beside the catheter wins over the catheter-enclosing one: its
+/// [`beside_margin_z`] is positive.
+pub fn beside_wins(enclosing: &RegionEvidence, beside: &RegionEvidence) -> bool {
+    beside_margin_z(enclosing, beside) > 0.0
+}
+
+/// A frame in which a lumen beside the catheter was found and its [`beside_margin_z`] lies
+/// within ± this many z units of 0 is flagged `lumen_side_uncertain`: the other hypothesis
+/// (lumen round the catheter, or beside it) explained the vessel interior nearly as well.
+/// Tuning frames (`tools/tune.rs`, `BESIDE=1`: CTO scenes 1000–1899, non-CTO 1000–1299), the
+/// 526 frames with a beside lumen: ±15 flags 14 of the 26 wrong round/beside decisions and
+/// 39 of the 500 right ones (±10: 9 and 22; ±20: 16 and 51; ±30: 22 and 94). Of all 1200
+/// tuning frames' decisions, 14 of 35 wrong ones are flagged (the other 9 wrong ones had no
+/// lumen beside the catheter to weigh) and 39 of 1165 right ones.
+pub const SIDE_UNCERTAIN_Z: f64 = 15.0;
 
 /// The evidence behind the true-lumen decision of one frame (for diagnostics; see
 /// `Pipeline::last_true_lumen`).
