@@ -1,7 +1,8 @@
 //! Overlay images: a frame's results drawn over the Cartesian frame.
 //!
 //! What is drawn (colours in [`colors`]):
-//! * the **lumen** contour (cyan) and the **vessel** (EEM) contour (orange);
+//! * the **lumen** contour (cyan) and the **vessel** (EEM) contour (orange); the lumen is
+//!   dashed when the frame is flagged `lumen_side_uncertain` (it may be the wrong lumen);
 //! * the **catheter**: a green circle of `catheter_radius_mm` and a cross at `center_px`;
 //! * the **guidewire** (second wire): a red disc at its centre;
 //! * the IVUS catheter's **own wire**: a yellow ring at its centre;
@@ -19,7 +20,7 @@
 
 use crate::geometry::CartGeometry;
 use crate::plane::CartImage;
-use crate::report::FrameResult;
+use crate::report::{FrameResult, QualityFlag};
 use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_cross_mut, draw_filled_circle_mut, draw_hollow_circle_mut, draw_line_segment_mut};
 
@@ -63,10 +64,20 @@ pub fn render_overlay(image: &CartImage, result: &FrameResult) -> RgbImage {
     let px = |p: [f64; 2]| geom.px_of_mm(p);
     let center = (geom.center_col, geom.center_row);
 
-    for (region, color) in [(&result.vessel, colors::VESSEL), (&result.lumen, colors::LUMEN)] {
+    let lumen_dashed = result.quality.has(QualityFlag::LumenSideUncertain);
+    for (region, color, dashed) in
+        [(&result.vessel, colors::VESSEL, false), (&result.lumen, colors::LUMEN, lumen_dashed)]
+    {
         if let Some(r) = region {
-            let pts: Vec<(f64, f64)> = r.contour_mm.points_mm.iter().map(|&p| px(p)).collect();
-            canvas.polyline(&pts, true, color);
+            let mut pts: Vec<(f64, f64)> = r.contour_mm.points_mm.iter().map(|&p| px(p)).collect();
+            if dashed {
+                if let Some(&first) = pts.first() {
+                    pts.push(first);
+                }
+                canvas.dashed_polyline(&pts, DASH_PX * canvas.width as f64, color);
+            } else {
+                canvas.polyline(&pts, true, color);
+            }
         }
     }
 
@@ -130,6 +141,9 @@ pub fn render_overlay(image: &CartImage, result: &FrameResult) -> RgbImage {
     out
 }
 
+/// Length of the dashes and of the gaps between them of a dashed contour, px (× line width).
+const DASH_PX: f64 = 6.0;
+
 /// Line drawing with clipping and thickness.
 struct Canvas<'a> {
     img: &'a mut RgbImage,
@@ -162,6 +176,36 @@ impl Canvas<'_> {
         }
         if let (true, Some(&first), Some(&last)) = (closed && pts.len() > 2, pts.first(), pts.last()) {
             self.segment(last, first, color);
+        }
+    }
+
+    /// An open polyline drawn as dashes of `dash_px` with gaps of the same length, the pattern
+    /// running on along the whole line.
+    fn dashed_polyline(&mut self, pts: &[(f64, f64)], dash_px: f64, color: Rgb<u8>) {
+        if !(dash_px > 0.0) {
+            return;
+        }
+        // Distance along the line at the start of the current segment.
+        let mut at = 0.0f64;
+        for w in pts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let len = (b.0 - a.0).hypot(b.1 - a.1);
+            if !len.is_finite() {
+                at = 0.0;
+                continue;
+            }
+            let mut t = 0.0f64;
+            while t < len {
+                let phase = (at + t) % (2.0 * dash_px);
+                let (on, left) = if phase < dash_px { (true, dash_px - phase) } else { (false, 2.0 * dash_px - phase) };
+                let t1 = (t + left).min(len);
+                if on {
+                    let p = |u: f64| (a.0 + (b.0 - a.0) * u / len, a.1 + (b.1 - a.1) * u / len);
+                    self.segment(p(t), p(t1), color);
+                }
+                t = t1;
+            }
+            at += len;
         }
     }
 
@@ -270,6 +314,26 @@ mod tests {
         assert_eq!(*out.get_pixel(50, 30), colors::WIRE);
         // Background untouched far away.
         assert_eq!(*out.get_pixel(5, 95), Rgb([50, 50, 50]));
+    }
+
+    /// A frame flagged `lumen_side_uncertain` has its lumen dashed: about half the pixels of
+    /// the solid contour, spread all round it.
+    #[test]
+    fn an_uncertain_lumen_is_dashed() {
+        let img = CartImage::from_fn(101, 101, |_, _| 50.0);
+        let mut r = result();
+        r.guidewire = None;
+        let count = |out: &RgbImage, right_half: Option<bool>| {
+            out.enumerate_pixels()
+                .filter(|(c, _, p)| **p == colors::LUMEN && right_half.is_none_or(|h| (*c >= 60) == h))
+                .count()
+        };
+        let solid = render_overlay(&img, &r);
+        r.quality.flag(QualityFlag::LumenSideUncertain);
+        let dashed = render_overlay(&img, &r);
+        let (n_solid, n_dashed) = (count(&solid, None), count(&dashed, None));
+        assert!(n_dashed * 10 > n_solid * 3 && n_dashed * 10 < n_solid * 7, "{n_dashed} of {n_solid}");
+        assert!(count(&dashed, Some(true)) > 0 && count(&dashed, Some(false)) > 0);
     }
 
     #[test]
