@@ -7,8 +7,8 @@
 //! 1. *Seeds* from polar evidence: the speckle-filtered, percentile-normalised catheter-centred
 //!    polar frame (the one [`super::segment_borders`] uses) is sampled on a coarse Cartesian
 //!    grid (0.05 mm) between the catheter and the wall found by the EEM search; a box mean of
-//!    radius 0.15 mm is taken, and its darkest local minima (at most three, ≥ 0.5 mm apart,
-//!    away from the catheter) are the candidate lumen seeds.
+//!    half-width 0.3 mm is taken (0.15 mm in the first version), and its darkest local minima (at
+//!    most three, ≥ 0.5 mm apart, away from the catheter) are the candidate lumen seeds.
 //! 2. *Re-centred polar image* about a seed: rays every 360/96° sampled at the frame's sample
 //!    pitch, bilinear from the catheter-centred polar frame (so no Cartesian image is needed and
 //!    polar input works the same). A ray ends where it meets the catheter (sheath radius +
@@ -22,7 +22,7 @@
 //!    `μ·|C|` (a per-sample jump penalty of the path search, [`LENGTH_WEIGHT_MM`] scaled by the
 //!    cost's per-sample noise `2σ / (c_out − c_in)`), so speckle does not make it ragged.
 //!    `c_in` and `c_out` start at the **two-class means of the vessel interior** (isodata
-//!    threshold, Ridler & Calvard \[5\], of the 0.15 mm box means on the seed grid; the frame's
+//!    threshold, Ridler & Calvard \[5\], of the box means on the seed grid; the frame's
 //!    own contrast, not a constant), then alternate with the region as in Chan–Vese: they become
 //!    the means of the region and of the *rest of the vessel interior*; the seed moves to the
 //!    region's centroid and the search repeats (at most three times, until it moves < 0.03 mm),
@@ -195,9 +195,13 @@ pub const SPECKLE_SD_DB: f64 = 5.57;
 /// Backscatter step (lumen content below the wall) above which a lumen is called patent, dB.
 pub const PATENT_STEP_DB: f64 = 13.5;
 
+/// Pitch of the Cartesian grid of the seed search and of the region statistics, mm.
 const SEED_GRID_MM: f64 = 0.05;
+/// Half-width of the box whose mean ranks the seeds, mm.
 const SEED_RADIUS_MM: f64 = 0.3;
+/// Least distance between two seeds, mm.
 const SEED_SEPARATION_MM: f64 = 0.5;
+/// Most seeds searched per frame.
 const MAX_SEEDS: usize = 3;
 const MAX_ITERATIONS: usize = 3;
 const MIN_RADIUS_MM: f64 = 0.08;
