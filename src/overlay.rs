@@ -180,27 +180,29 @@ impl Canvas<'_> {
     }
 
     /// An open polyline drawn as dashes of `dash_px` with gaps of the same length, the pattern
-    /// running on along the whole line.
+    /// running on along the whole line. Only the part of each segment on the image is walked.
     fn dashed_polyline(&mut self, pts: &[(f64, f64)], dash_px: f64, color: Rgb<u8>) {
         if !(dash_px > 0.0) {
             return;
         }
+        let (w, h) = (self.img.width() as f64, self.img.height() as f64);
         // Distance along the line at the start of the current segment.
         let mut at = 0.0f64;
-        for w in pts.windows(2) {
-            let (a, b) = (w[0], w[1]);
+        for seg in pts.windows(2) {
+            let (a, b) = (seg[0], seg[1]);
             let len = (b.0 - a.0).hypot(b.1 - a.1);
-            if !len.is_finite() {
-                at = 0.0;
+            let Some((ca, cb)) = clip_segment(a, b, (-1.0, -1.0), (w, h)).filter(|_| len.is_finite() && len > 0.0)
+            else {
+                at += if len.is_finite() { len } else { 0.0 };
                 continue;
-            }
-            let mut t = 0.0f64;
-            while t < len {
+            };
+            let p = |u: f64| (a.0 + (b.0 - a.0) * u / len, a.1 + (b.1 - a.1) * u / len);
+            let (mut t, t_end) = ((ca.0 - a.0).hypot(ca.1 - a.1), (cb.0 - a.0).hypot(cb.1 - a.1));
+            while t < t_end {
                 let phase = (at + t) % (2.0 * dash_px);
                 let (on, left) = if phase < dash_px { (true, dash_px - phase) } else { (false, 2.0 * dash_px - phase) };
-                let t1 = (t + left).min(len);
+                let t1 = (t + left).min(t_end);
                 if on {
-                    let p = |u: f64| (a.0 + (b.0 - a.0) * u / len, a.1 + (b.1 - a.1) * u / len);
                     self.segment(p(t), p(t1), color);
                 }
                 t = t1;
@@ -343,6 +345,11 @@ mod tests {
         r.lumen.as_mut().unwrap().contour_mm.points_mm = vec![[f64::NAN, 0.0], [1e300, -1e300], [0.1, 0.1]];
         r.guidewire.as_mut().unwrap().center_mm = [1e9, 1e9];
         r.catheter_radius_mm = f64::INFINITY;
+        let out = render_overlay(&img, &r);
+        assert_eq!(out.dimensions(), (30, 40));
+        // The dashed lumen too, with a finite point far off the image (walked only on it).
+        r.quality.flag(QualityFlag::LumenSideUncertain);
+        r.lumen.as_mut().unwrap().contour_mm.points_mm = vec![[0.0, 0.0], [1e12, 3e11], [0.1, 0.5], [f64::NAN, 1.0]];
         let out = render_overlay(&img, &r);
         assert_eq!(out.dimensions(), (30, 40));
         r.mm_per_px = 0.0;
