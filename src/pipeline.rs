@@ -624,7 +624,7 @@ impl Pipeline {
         if catheter_position != CatheterPosition::Unknown
             && tl
                 .partition_beside
-                .is_some_and(|b| beside_margin_z(&tl.partition_enclosing, &b).abs() < SIDE_UNCERTAIN_Z)
+                .is_some_and(|b| beside_margin_z(&tl.partition_enclosing, &b, tl.eem_gap_mm).abs() < SIDE_UNCERTAIN_Z)
         {
             quality.flag(QualityFlag::LumenSideUncertain);
         }
@@ -847,7 +847,7 @@ impl Pipeline {
             eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32) as f64;
         let eem_joint_sd =
             eem_contrast(&self.seg.norm, &self.seg.borders.vessel, &self.shadows.bridge, wm, wa, sd as f32) as f64;
-        let use_beside = beside && beside_wins(&p_enclosing, &p_beside);
+        let use_beside = beside && beside_wins(&p_enclosing, &p_beside, eem_gap_mm);
         self.last_true_lumen = TrueLumenEvidence {
             enclosing: e_enclosing,
             beside: beside.then_some(self.beside.best.evidence),

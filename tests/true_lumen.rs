@@ -8,7 +8,9 @@
 //! unmodified (intraluminal, intraplaque and subintimal scenes with occluded or patent lumens,
 //! wires, calcium, 256/512 A-lines, image sides 256–1024 px, gain ±10 dB, dynamic range
 //! 40–70 dB; see `truelumen::sim::cto`). These seeds were never used to choose or tune anything
-//! (tuning used seeds 1000–1099 with `CTO=1 cargo run --release --example tune`).
+//! (tuning used seeds 1000–1099 with `CTO=1 cargo run --release --example tune`). The two
+//! quality-flag checks run on seeds 7000..7300 (300 frames: with 60, a flag was judged on one or
+//! two wrong calls), and the test prints the figures of 7060..7300 too, not asserted.
 //!
 //! # Metrics (against exact truth)
 //! * lumen Jaccard on filled regions after moving the result to the true catheter centre
@@ -22,7 +24,10 @@
 //! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures
 //! and asserts documented regression floors just below what this version achieves (see the
 //! README, "True lumen and catheter position"), so that any regression fails. Achieved on
-//! 2026-11-29, session 10 (re-centred EEM started from the coarse probe that finds a clearly
+//! 2026-11-29, session 12 (the sheath-to-EEM gap weighs in the round/beside decision,
+//! `segment::beside::EEM_GAP_Z_PER_MM`): subintimal **0.823**, intraplaque 0.902, position
+//! **0.850**, `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.792, intraplaque
+//! 0.901, position 0.904. Session 10 (re-centred EEM started from the coarse probe that finds a clearly
 //! larger EEM with stronger evidence, `segment::beside::recentred_eem`): subintimal 0.808,
 //! intraplaque 0.902, position 0.833, `encloses_catheter` 0.967 (tuning CTO frames 1000–1899:
 //! subintimal 0.768 → 0.792, vessel 0.945 → 0.954). Session 9 (calcium lines masked from their echo in the beside search; EEM
@@ -50,12 +55,12 @@
 //!
 //! `position_uncertain` (an intraluminal/intraplaque call whose lumen contrast lies within
 //! 2.5 dB of the patent/occluded threshold) must be at least twice as frequent on the wrong
-//! calls as on the right ones; 2026-11-28: 4 of 8 wrong, 3 of 26 right.
+//! calls as on the right ones; 2026-11-29 (seeds 7000..7300): 13 of 22 wrong, 24 of 138 right.
 //!
 //! `lumen_side_uncertain` (a lumen was found both round the catheter and beside it, and the
 //! decision between them was narrow) must likewise be at least twice as frequent on the wrong
 //! round/beside decisions (`subintimal` against the other two positions) as on the right ones;
-//! 2026-11-29: 1 of 2 wrong, 1 of 58 right.
+//! 2026-11-29 (seeds 7000..7300): 3 of 10 wrong, 9 of 290 right.
 //!
 //! `cargo test --release --test true_lumen -- --nocapture` prints the figures.
 
@@ -67,13 +72,16 @@ use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
-const FLOOR_JM_SUBINTIMAL: f64 = 0.79;
+const FLOOR_JM_SUBINTIMAL: f64 = 0.80;
 const FLOOR_JM_INTRAPLAQUE: f64 = 0.88;
-const FLOOR_POSITION: f64 = 0.78;
-const FLOOR_ENCLOSES: f64 = 0.92;
+const FLOOR_POSITION: f64 = 0.80;
+const FLOOR_ENCLOSES: f64 = 0.95;
 const TARGET_JM_SUBINTIMAL: f64 = 0.85;
 const TARGET_JM_INTRAPLAQUE: f64 = 0.90;
 const TARGET_POSITION: f64 = 0.90;
+/// End of the seed range (from 7000) on which the two quality flags' rates are checked; the
+/// figures and bars use 7000..7060 only. 7060..7300 were never looked at before session 12.
+const FLAG_SEEDS_END: u64 = 7300;
 
 struct Outcome {
     seed: u64,
@@ -147,8 +155,9 @@ fn check_flag_rates(flag: &str, what: &str, calls: &[(bool, bool)]) {
 
 #[test]
 fn cto_phantoms_true_lumen_and_catheter_position() {
-    let seeds: Vec<u64> = (7000..7060).collect();
-    let outcomes: Vec<Outcome> = seeds
+    // The figures and bars on 7000..7060; the flag rates also on 7060..7300 (more wrong calls).
+    let seeds: Vec<u64> = (7000..FLAG_SEEDS_END).collect();
+    let all: Vec<Outcome> = seeds
         .par_iter()
         .map_init(
             || (Simulator::new(), Pipeline::new(PipelineConfig::default()).unwrap()),
@@ -172,6 +181,7 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
             },
         )
         .collect();
+    let outcomes: &[Outcome] = &all[..all.partition_point(|o| o.seed < 7060)];
     let mut by_class = Vec::new();
     for class in [CatheterPosition::Intraluminal, CatheterPosition::Intraplaque, CatheterPosition::Subintimal] {
         let of: Vec<&Outcome> = outcomes.iter().filter(|o| o.want == class).collect();
@@ -209,20 +219,19 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
         let jm = of.iter().sum::<f64>() / of.len().max(1) as f64;
         println!("  subintimal, {label}: {} frames, lumen Jaccard mean {jm:.3}", of.len());
     }
-    // `position_uncertain` should mark the intraluminal/intraplaque calls most likely wrong
-    // (held-out 2026-11-28: 4 of 8 against 3 of 26), and only those two positions carry it.
+    // `position_uncertain` should mark the intraluminal/intraplaque calls most likely wrong,
+    // and only those two positions carry it (seeds 7000..7300).
     let lp = [CatheterPosition::Intraluminal, CatheterPosition::Intraplaque];
-    assert!(outcomes.iter().all(|o| !o.uncertain || lp.contains(&o.got)), "position_uncertain on another position");
-    let calls: Vec<(bool, bool)> = outcomes
+    assert!(all.iter().all(|o| !o.uncertain || lp.contains(&o.got)), "position_uncertain on another position");
+    let calls: Vec<(bool, bool)> = all
         .iter()
         .filter(|o| lp.contains(&o.want) && lp.contains(&o.got))
         .map(|o| (o.want != o.got, o.uncertain))
         .collect();
     check_flag_rates("position_uncertain", "intraluminal/intraplaque calls", &calls);
-    // `lumen_side_uncertain` should mark the round/beside decisions most likely wrong
-    // (held-out 2026-11-29: 1 of 2 against 1 of 58).
+    // `lumen_side_uncertain` should mark the round/beside decisions most likely wrong.
     let sub = |p: CatheterPosition| p == CatheterPosition::Subintimal;
-    let decisions: Vec<(bool, bool)> = outcomes
+    let decisions: Vec<(bool, bool)> = all
         .iter()
         .filter(|o| o.got != CatheterPosition::Unknown)
         .map(|o| (sub(o.want) != sub(o.got), o.side_uncertain))
@@ -235,6 +244,18 @@ fn cto_phantoms_true_lumen_and_catheter_position() {
     println!("| lumen Jaccard, intraplaque | {TARGET_JM_INTRAPLAQUE} | {FLOOR_JM_INTRAPLAQUE} | {jm_ip:.3} |");
     println!("| catheter position correct | {TARGET_POSITION} | {FLOOR_POSITION} | {correct:.3} |");
     println!("| lumen encloses_catheter correct | - | {FLOOR_ENCLOSES} | {encloses:.3} |");
+    // The same figures on the flag seeds beyond the bar set, for how representative it is.
+    let rest = &all[outcomes.len()..];
+    let jm_rest = |c: CatheterPosition| {
+        let of: Vec<f64> = rest.iter().filter(|o| o.want == c).map(|o| o.jaccard).collect();
+        of.iter().sum::<f64>() / of.len().max(1) as f64
+    };
+    println!(
+        "seeds 7060..{FLAG_SEEDS_END} (not asserted): lumen Jaccard subintimal {:.3}, intraplaque {:.3}, position correct {:.3}",
+        jm_rest(CatheterPosition::Subintimal),
+        jm_rest(CatheterPosition::Intraplaque),
+        rest.iter().filter(|o| o.want == o.got).count() as f64 / rest.len().max(1) as f64
+    );
     eprintln!("true_lumen: JM subintimal {jm_sub:.3}, intraplaque {jm_ip:.3}, position {correct:.3}");
 
     assert!(

@@ -100,6 +100,13 @@
 //! `z_beside > 1.2 · max(z_enclosing, 0) + 10` ([`PARTITION_Z_FACTOR`], [`PARTITION_Z_MARGIN`]):
 //! it chose its centre among several seeds (a look-elsewhere effect the enclosing lumen does not
 //! have), and wrongly moving a lumen away from a catheter that is in it is the costlier error.
+//! The least gap between the sheath and the EEM found on its own shifts the balance:
+//! `+ 100 z/mm · (0.38 mm − gap)` on the beside side ([`EEM_GAP_Z_PER_MM`],
+//! [`EEM_GAP_NEUTRAL_MM`]). A subintimal catheter lies against the media, an intraplaque one has
+//! the plaque and intima between it and the media; on tuning frames the wrong "round the
+//! catheter" calls of subintimal frames had gaps of 0.23–0.36 mm (median 0.29), the frames
+//! without a subintimal catheter but with a beside candidate near the threshold 0.30–0.50 mm
+//! (median 0.39). Session 12; the gap was until then only the gate below.
 //!
 //! The enclosing hypothesis is taken at its best: the lumen of the joint lumen/vessel search,
 //! or the catheter-centred lumen searched again (same cost and path search) with its border kept
@@ -184,6 +191,17 @@ pub const PARTITION_Z_MARGIN: f64 = 10.0;
 /// max(z_enclosing, 0) + MARGIN` (a misplaced beside region costs more than a missed one: it
 /// moves the lumen away from a catheter that is in it).
 pub const PARTITION_Z_FACTOR: f64 = 1.2;
+/// Weight of the sheath-to-EEM gap in [`beside_margin_z`], z units per mm: a catheter in the
+/// subintimal space lies against the media, so the nearer the EEM comes to the sheath the
+/// likelier the lumen lies beside the catheter (10 z for 0.1 mm). Tuning CTO frames 1000–1899
+/// (`tools/tune.rs`, `BESIDE=1 CTO=1`): subintimal lumen Jaccard 0.791 → 0.799, catheter
+/// position 788 → 795 of 900 (no intraluminal or intraplaque call changed); 60 z/mm with the
+/// neutral gap at 0.40 mm gave 0.798 / 794, 200 z/mm 0.803 / 799 but moved a patent lumen
+/// beside the catheter. Non-CTO tuning frames 1000–1299 unchanged.
+pub const EEM_GAP_Z_PER_MM: f64 = 100.0;
+/// Sheath-to-EEM gap at which [`EEM_GAP_Z_PER_MM`] adds nothing, mm: the media (0.1–0.3 mm)
+/// plus a thin dissection plane.
+pub const EEM_GAP_NEUTRAL_MM: f64 = 0.38;
 /// Rays of the re-centred polar image.
 pub const BESIDE_LINES: usize = 96;
 /// Margin added to the sheath radius to exclude the catheter, mm.
@@ -1075,26 +1093,29 @@ pub fn partition_evidence_within(
 
 /// How far the lumen beside the catheter clears the level it must beat, z units of
 /// [`partition_evidence`]: `z_beside − (`[`PARTITION_Z_FACTOR`]` · max(z_enclosing, 0) +`
-/// [`PARTITION_Z_MARGIN`]`)`; positive = the beside lumen wins (module docs, "Deciding between
-/// the hypotheses").
-pub fn beside_margin_z(enclosing: &RegionEvidence, beside: &RegionEvidence) -> f64 {
-    beside.z - (PARTITION_Z_FACTOR * enclosing.z.max(0.0) + PARTITION_Z_MARGIN)
+/// [`PARTITION_Z_MARGIN`]`) + `[`EEM_GAP_Z_PER_MM`]` · (`[`EEM_GAP_NEUTRAL_MM`]` − eem_gap_mm)`,
+/// where `eem_gap_mm` is the least gap between the sheath and the EEM found on its own (a
+/// non-finite gap adds nothing); positive = the beside lumen wins (module docs, "Deciding
+/// between the hypotheses").
+pub fn beside_margin_z(enclosing: &RegionEvidence, beside: &RegionEvidence, eem_gap_mm: f64) -> f64 {
+    let gap_term = if eem_gap_mm.is_finite() { EEM_GAP_Z_PER_MM * (EEM_GAP_NEUTRAL_MM - eem_gap_mm) } else { 0.0 };
+    beside.z - (PARTITION_Z_FACTOR * enclosing.z.max(0.0) + PARTITION_Z_MARGIN) + gap_term
 }
 
 /// Whether the lumen beside the catheter wins over the catheter-enclosing one: its
 /// [`beside_margin_z`] is positive.
-pub fn beside_wins(enclosing: &RegionEvidence, beside: &RegionEvidence) -> bool {
-    beside_margin_z(enclosing, beside) > 0.0
+pub fn beside_wins(enclosing: &RegionEvidence, beside: &RegionEvidence, eem_gap_mm: f64) -> bool {
+    beside_margin_z(enclosing, beside, eem_gap_mm) > 0.0
 }
 
 /// A frame in which a lumen beside the catheter was found and its [`beside_margin_z`] lies
 /// within ± this many z units of 0 is flagged `lumen_side_uncertain`: the other hypothesis
 /// (lumen round the catheter, or beside it) explained the vessel interior nearly as well.
-/// Tuning frames (`tools/tune.rs`, `BESIDE=1`: CTO scenes 1000–1899, non-CTO 1000–1299), the
-/// 526 frames with a beside lumen: ±15 flags 14 of the 26 wrong round/beside decisions and
-/// 39 of the 500 right ones (±10: 9 and 22; ±20: 16 and 51; ±30: 22 and 94). Of all 1200
-/// tuning frames' decisions, 14 of 35 wrong ones are flagged (the other 9 wrong ones had no
-/// lumen beside the catheter to weigh) and 39 of 1165 right ones.
+/// Tuning frames (`tools/tune.rs`, `BESIDE=1`: CTO scenes 1000–1899, non-CTO 1000–1299), with
+/// the sheath-to-EEM gap in the margin (session 12): of all 1200 decisions, ±15 flags 11 of the
+/// 28 wrong ones (9 of the wrong ones had no lumen beside the catheter to weigh) and 30 of the
+/// 1172 right ones (±10: 9 and 17; ±20: 11 and 41; ±30: 14 and 70). Before the gap term
+/// (session 11): 14 of 35 and 39 of 1165.
 pub const SIDE_UNCERTAIN_Z: f64 = 15.0;
 
 /// The evidence behind the true-lumen decision of one frame (for diagnostics; see
