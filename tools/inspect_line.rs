@@ -1,17 +1,23 @@
 //! Prints, for one tuning phantom (seed, 512 px / 10 mm like the fixtures) and one A-line of the
 //! pipeline's polar frame (line l at l degrees), the normalised intensity and the lumen and vessel
 //! cost along depth next to the true border positions: what the border search saw.
-//! `cargo run --release --example inspect_line -- SEED LINE`
+//! `cargo run --release --example inspect_line -- SEED LINE`; `CTO=1`: the chronic-total-occlusion
+//! scene of that seed (`PhantomSpec::random_cto`) at its drawn size instead; `WIRELINES=1`: the
+//! shadow measures of the 20 lines either side too.
 use truelumen::sim::{PhantomSpec, simulate};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 fn main() {
     let seed: u64 = std::env::args().nth(1).unwrap().parse().unwrap();
     let line: usize = std::env::args().nth(2).unwrap().parse().unwrap();
     let mut spec = PhantomSpec::random(seed);
-    let f = 512.0 / spec.image_side_px as f64;
-    spec.catheter_offset_px = [spec.catheter_offset_px[0] * f, spec.catheter_offset_px[1] * f];
-    spec.image_side_px = 512;
-    spec.fov_mm = 10.0;
+    if std::env::var("CTO").is_ok() {
+        spec = PhantomSpec::random_cto(seed);
+    } else {
+        let f = 512.0 / spec.image_side_px as f64;
+        spec.catheter_offset_px = [spec.catheter_offset_px[0] * f, spec.catheter_offset_px[1] * f];
+        spec.image_side_px = 512;
+        spec.fov_mm = 10.0;
+    }
     let ph = simulate(&spec).unwrap();
     let mut p = Pipeline::new(PipelineConfig::default()).unwrap();
     let r = p.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "").unwrap();
