@@ -34,7 +34,7 @@
 
 use crate::geometry::relative_angle_deg;
 use crate::guidewire::WireCandidate;
-use crate::report::{FrameResult, Guidance, GuidewireResult, IvusWireResult, RegionResult};
+use crate::report::{FrameResult, Guidance, GuidewireResult, IvusWireResult, QualityFlag, RegionResult};
 use std::fmt::Write;
 
 /// Relative angles within ±this are reported as "in line with true lumen", degrees.
@@ -130,7 +130,7 @@ pub fn assign_wires(result: &mut FrameResult, own: Option<usize>, second: Option
     result.ivus_wire = cand(own).map(|c| ivus_wire_result(&c));
     let second = cand(second);
     let w = second.map(|c| wire_result(&c, result.lumen.as_ref()));
-    let side_uncertain = result.quality.has(crate::report::QualityFlag::LumenSideUncertain);
+    let side_uncertain = result.quality.has(QualityFlag::LumenSideUncertain);
     result.guidance = w.as_ref().map(|w| guidance(w, result.lumen.as_ref(), side_uncertain, scratch));
     result.guidewire = w;
 }
