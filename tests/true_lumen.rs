@@ -26,8 +26,8 @@
 //! "True lumen and catheter position"), so that any regression fails. Achieved on 2026-11-29,
 //! session 12 (the sheath-to-EEM gap weighs in the round/beside decision,
 //! `segment::beside::EEM_GAP_Z_PER_MM`): subintimal **0.823**, intraplaque 0.902, position
-//! **0.850**, `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.792, intraplaque 0.901,
-//! position 0.904. Session 10 (re-centred EEM started from the coarse probe that finds a clearly
+//! **0.850**, `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.793, intraplaque 0.901,
+//! position 0.900. Session 10 (re-centred EEM started from the coarse probe that finds a clearly
 //! larger EEM with stronger evidence, `segment::beside::recentred_eem`): subintimal 0.808,
 //! intraplaque 0.902, position 0.833, `encloses_catheter` 0.967 (tuning CTO frames 1000–1899:
 //! subintimal 0.768 → 0.792, vessel 0.945 → 0.954). Session 9 (calcium lines masked from their echo
@@ -56,12 +56,12 @@
 //!
 //! `position_uncertain` (an intraluminal/intraplaque call whose lumen contrast lies within
 //! 2.5 dB of the patent/occluded threshold) must be at least twice as frequent on the wrong
-//! calls as on the right ones; 2026-11-29 (seeds 7000..7300): 13 of 22 wrong, 24 of 138 right.
+//! calls as on the right ones; 2026-11-29 (seeds 7000..7300): 14 of 23 wrong, 23 of 137 right.
 //!
 //! `lumen_side_uncertain` (a lumen was found both round the catheter and beside it, and the
 //! decision between them was narrow) must likewise be at least twice as frequent on the wrong
 //! round/beside decisions (`subintimal` against the other two positions) as on the right ones;
-//! 2026-11-29 (seeds 7000..7300): 3 of 10 wrong, 9 of 290 right.
+//! 2026-11-29 (seeds 7000..7300): 3 of 10 wrong, 8 of 290 right.
 //!
 //! `cargo test --release --test true_lumen -- --nocapture` prints the figures.
 
