@@ -406,49 +406,42 @@ pub fn detect_shadows(
         let mid = ws.central.len() / 2;
         let mut echo_sample = *ws.central.select_nth_unstable(mid).1;
         let mut deep_prominence = None;
-        {
-            // Too narrow for a wire at the leading echo: that echo may be bright tissue in front
-            // of a wire (a catheter in the wall sees the wall first, then a lumen, then the wire
-            // in it). The wire's own echo is the brightest on its lines, and its shadow starts
-            // right behind it.
-            let r0 = echo_sample as f64 * mmps + params.wire_radius_mm;
-            let e0 = 2.0 * (params.wire_radius_mm / r0).clamp(0.0, 1.0).asin().to_degrees();
-            if width_deg < 0.5 * e0 {
-                let end = search_end.min(ns - 1);
-                ws.central.clear();
-                let mut prom_sum = 0.0f64;
-                for j in c0..=c1.max(c0) {
-                    let row = polar.row((first + j) % n);
-                    let mut best = (f32::NEG_INFINITY, start + 1);
-                    for s in start + 1..end {
-                        let v = (row[s - 1] + row[s] + row[s + 1]) / 3.0;
-                        if v > best.0 {
-                            best = (v, s);
-                        }
+        // Too narrow for a wire at the leading echo: that echo may be bright tissue in front
+        // of a wire (a catheter in the wall sees the wall first, then a lumen, then the wire
+        // in it). The wire's own echo is the brightest on its lines, and its shadow starts
+        // right behind it.
+        let r0 = echo_sample as f64 * mmps + params.wire_radius_mm;
+        let e0 = 2.0 * (params.wire_radius_mm / r0).clamp(0.0, 1.0).asin().to_degrees();
+        if width_deg < 0.5 * e0 {
+            let end = search_end.min(ns - 1);
+            ws.central.clear();
+            let mut prom_sum = 0.0f64;
+            for j in c0..=c1.max(c0) {
+                let row = polar.row((first + j) % n);
+                let mut best = (f32::NEG_INFINITY, start + 1);
+                for s in start + 1..end {
+                    let v = (row[s - 1] + row[s] + row[s + 1]) / 3.0;
+                    if v > best.0 {
+                        best = (v, s);
                     }
-                    ws.central.push(best.1);
-                    prom_sum += ((best.0 - ws.median[best.1]) / spread) as f64;
                 }
-                let k = ws.central.len();
-                let deep = *ws.central.select_nth_unstable(k / 2).1;
-                // The shadow must start behind that echo, on most central lines.
-                let (a, b) = ((deep + gap).min(ns - 1), (deep + gap + win).min(ns));
-                let mut dark = 0;
-                for j in c0..=c1.max(c0) {
-                    let row = polar.row((first + j) % n);
-                    let d = shadow_depth_behind(
-                        row,
-                        &ws.median,
-                        (visible, floor),
-                        (a, b, far_len, far_min),
-                        &mut ws.column,
-                    );
-                    dark += usize::from(d >= thr);
-                }
-                if deep as f64 * mmps > echo_sample as f64 * mmps + 2.0 * params.wire_radius_mm && 2 * dark > k {
-                    echo_sample = deep;
-                    deep_prominence = Some(prom_sum / k as f64);
-                }
+                ws.central.push(best.1);
+                prom_sum += ((best.0 - ws.median[best.1]) / spread) as f64;
+            }
+            let k = ws.central.len();
+            let deep = *ws.central.select_nth_unstable(k / 2).1;
+            // The shadow must start behind that echo, on most central lines.
+            let (a, b) = ((deep + gap).min(ns - 1), (deep + gap + win).min(ns));
+            let mut dark = 0;
+            for j in c0..=c1.max(c0) {
+                let row = polar.row((first + j) % n);
+                let d =
+                    shadow_depth_behind(row, &ws.median, (visible, floor), (a, b, far_len, far_min), &mut ws.column);
+                dark += usize::from(d >= thr);
+            }
+            if deep as f64 * mmps > echo_sample as f64 * mmps + 2.0 * params.wire_radius_mm && 2 * dark > k {
+                echo_sample = deep;
+                deep_prominence = Some(prom_sum / k as f64);
             }
         }
         let echo_depth_mm = echo_sample as f64 * mmps;
