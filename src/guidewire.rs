@@ -250,6 +250,8 @@ pub struct ShadowWorkspace {
     /// Runs found on the last call.
     pub runs: Vec<ShadowRun>,
     central: Vec<usize>,
+    /// Per line: sample of the brightest 3-sample mean (the wire's echo on a wire's lines).
+    brightest: Vec<usize>,
 }
 
 /// Detects shadowed A-line runs and classifies them. `start` is the first sample beyond the
@@ -294,6 +296,7 @@ pub fn detect_shadows(
     let far_min = ((FAR_MIN_VISIBLE_MM / mmps).round() as usize).max(5);
     let search_end = (ns * 4 / 5).max(start + 1);
     ws.peak.clear();
+    ws.brightest.clear();
     ws.depth.clear();
     ws.prom.clear();
     for l in 0..n {
@@ -303,10 +306,14 @@ pub fn detect_shadows(
         // is the first strong echo on its lines (behind it there is only shadow and
         // reverberation), so this finds the surface rather than a brighter reverberation.
         let end = search_end.min(ns - 1);
-        let mut vmax = f32::NEG_INFINITY;
+        let (mut vmax, mut brightest) = (f32::NEG_INFINITY, start + 1);
         for s in start + 1..end {
-            vmax = vmax.max((row[s - 1] + row[s] + row[s + 1]) / 3.0);
+            let v = (row[s - 1] + row[s] + row[s + 1]) / 3.0;
+            if v > vmax {
+                (vmax, brightest) = (v, s);
+            }
         }
+        ws.brightest.push(brightest);
         let thr = LEADING_ECHO_FRACTION * vmax;
         let mut first = start + 1;
         while first + 1 < end && (row[first - 1] + row[first] + row[first + 1]) / 3.0 < thr {
@@ -406,42 +413,41 @@ pub fn detect_shadows(
         let mid = ws.central.len() / 2;
         let mut echo_sample = *ws.central.select_nth_unstable(mid).1;
         let mut deep_prominence = None;
+        // Geometric angular width of a wire whose leading echo lies at `echo_mm`, seen from the
+        // catheter.
+        let wire_width_deg = |echo_mm: f64| {
+            2.0 * (params.wire_radius_mm / (echo_mm + params.wire_radius_mm)).clamp(0.0, 1.0).asin().to_degrees()
+        };
         // Too narrow for a wire at the leading echo: that echo may be bright tissue in front
         // of a wire (a catheter in the wall sees the wall first, then a lumen, then the wire
         // in it). The wire's own echo is the brightest on its lines, and its shadow starts
         // right behind it.
-        let r0 = echo_sample as f64 * mmps + params.wire_radius_mm;
-        let e0 = 2.0 * (params.wire_radius_mm / r0).clamp(0.0, 1.0).asin().to_degrees();
-        if width_deg < 0.5 * e0 {
-            let end = search_end.min(ns - 1);
+        if width_deg < 0.5 * wire_width_deg(echo_sample as f64 * mmps) {
             ws.central.clear();
-            let mut prom_sum = 0.0f64;
-            for j in c0..=c1.max(c0) {
-                let row = polar.row((first + j) % n);
-                let mut best = (f32::NEG_INFINITY, start + 1);
-                for s in start + 1..end {
-                    let v = (row[s - 1] + row[s] + row[s + 1]) / 3.0;
-                    if v > best.0 {
-                        best = (v, s);
-                    }
-                }
-                ws.central.push(best.1);
-                prom_sum += ((best.0 - ws.median[best.1]) / spread) as f64;
-            }
+            ws.central.extend((c0..=c1.max(c0)).map(|j| ws.brightest[(first + j) % n]));
             let k = ws.central.len();
             let deep = *ws.central.select_nth_unstable(k / 2).1;
-            // The shadow must start behind that echo, on most central lines.
-            let (a, b) = ((deep + gap).min(ns - 1), (deep + gap + win).min(ns));
-            let mut dark = 0;
-            for j in c0..=c1.max(c0) {
-                let row = polar.row((first + j) % n);
-                let d =
-                    shadow_depth_behind(row, &ws.median, (visible, floor), (a, b, far_len, far_min), &mut ws.column);
-                dark += usize::from(d >= thr);
-            }
-            if deep as f64 * mmps > echo_sample as f64 * mmps + 2.0 * params.wire_radius_mm && 2 * dark > k {
-                echo_sample = deep;
-                deep_prominence = Some(prom_sum / k as f64);
+            if deep as f64 * mmps > echo_sample as f64 * mmps + 2.0 * params.wire_radius_mm {
+                // The shadow must start behind that echo, on most central lines.
+                let (a, b) = ((deep + gap).min(ns - 1), (deep + gap + win).min(ns));
+                let (mut dark, mut prom_sum) = (0, 0.0f64);
+                for j in c0..=c1.max(c0) {
+                    let row = polar.row((first + j) % n);
+                    let s = ws.brightest[(first + j) % n];
+                    prom_sum += (((row[s - 1] + row[s] + row[s + 1]) / 3.0 - ws.median[s]) / spread) as f64;
+                    let d = shadow_depth_behind(
+                        row,
+                        &ws.median,
+                        (visible, floor),
+                        (a, b, far_len, far_min),
+                        &mut ws.column,
+                    );
+                    dark += usize::from(d >= thr);
+                }
+                if 2 * dark > k {
+                    echo_sample = deep;
+                    deep_prominence = Some(prom_sum / k as f64);
+                }
             }
         }
         let echo_depth_mm = echo_sample as f64 * mmps;
@@ -452,8 +458,7 @@ pub fn detect_shadows(
         };
         let len = core_len;
         let r_c = echo_depth_mm + params.wire_radius_mm;
-        // Geometric angular width of the wire seen from the catheter.
-        let expected = 2.0 * (params.wire_radius_mm / r_c).clamp(0.0, 1.0).asin().to_degrees();
+        let expected = wire_width_deg(echo_depth_mm);
         if width_deg < 0.5 * expected {
             continue; // narrower than any wire at this depth: speckle
         }
