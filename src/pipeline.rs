@@ -24,7 +24,7 @@ use crate::segment::beside::{
     PolarView, RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, beside_margin_z, beside_wins,
     darkest_interior_mean, find_lumen_beside, interior_sd_ratio, partition_evidence, partition_evidence_within,
     patent_lumen, patent_margin_db, recentred_eem, refine_beside_border, region_evidence, shadowed_border_rays,
-    window_sd,
+    wall_step, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
@@ -883,15 +883,36 @@ impl Pipeline {
                 .is_some_and(|r| r < BELOW_RANGE_SD_RATIO);
         self.last_true_lumen.raw_contrast_sd = raw.contrast_sd;
         if !use_beside {
+            // A lumen round the catheter: its median against the whole wall's mean, and its
+            // darkest depth against the same mean (the band next to the border, as used for a
+            // lumen beside the catheter, holds the bright intima).
             let s0 = (((catheter_radius_mm + CATHETER_MARGIN_MM) / mmps).ceil() as usize).max(start);
-            if let Some(d) = darkest_interior_mean(&self.polar, &self.seg.borders.lumen, s0, &self.shadows.bridge) {
-                self.last_true_lumen.dark_contrast_sd = (raw.mean_out - d) / raw_sd;
+            let media = (self.config.segment.media_mm / mmps).round() as usize;
+            let borders = &self.seg.borders;
+            let step = wall_step(
+                &self.polar,
+                &borders.lumen,
+                &borders.vessel,
+                s0,
+                media,
+                &self.shadows.bridge,
+                &mut self.scratch,
+            );
+            let wall_mean = match step {
+                Some(st) => {
+                    self.last_true_lumen.raw_contrast_sd = (st.wall_mean - st.interior_median) / raw_sd;
+                    st.wall_mean
+                }
+                None => raw.mean_out,
+            };
+            if let Some(d) = darkest_interior_mean(&self.polar, &borders.lumen, s0, &self.shadows.bridge) {
+                self.last_true_lumen.dark_contrast_sd = (wall_mean - d) / raw_sd;
             }
         }
         let dark = self.last_true_lumen.dark_contrast_sd;
-        let patent = patent_lumen(raw.contrast_sd, dark) || below_range;
+        let patent = patent_lumen(self.last_true_lumen.raw_contrast_sd, dark) || below_range;
         if !use_beside && !below_range {
-            self.last_true_lumen.patent_margin_db = patent_margin_db(raw.contrast_sd, dark);
+            self.last_true_lumen.patent_margin_db = patent_margin_db(self.last_true_lumen.raw_contrast_sd, dark);
         }
         if use_beside {
             // The vessel is the one found without a lumen inside it.

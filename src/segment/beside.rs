@@ -139,6 +139,17 @@
 //! is 15–30 dB below plaque, occlusive plaque/thrombus 6–12 dB (domain notes); the lumen is
 //! called patent above the midpoint, [`PATENT_STEP_DB`].
 //!
+//! *Reference level.* For a lumen round the catheter the step is the whole wall's mean (lumen
+//! border to EEM less the media, area-weighted) over the interior's *median* ([`wall_step`]):
+//! a 0.3 mm band next to the border, as first used (and still for a lumen beside the
+//! catheter, whose step decides nothing), holds the bright intima lining an occluded lumen
+//! and reads its plaque 1.5 dB too bright (median), and the interior's mean is raised by
+//! ring-down residue and the blur of the wall, which the median ignores. Tuning frames
+//! (`tools/tune.rs`, `BESIDE=1`): CTO scenes 1000–1899 catheter position 794 → 809 of 900
+//! (occluded lumens called patent 63 → 51, patent called occluded 17 → 14), non-CTO scenes
+//! 1000–1299 unchanged (265 of 300). The threshold stays at the midpoint; on the CTO tuning
+//! frames 15.5 dB would score best, on the non-CTO ones 12.5 dB.
+//!
 //! *Thin lumens.* When the lumen is a thin gap round the catheter (small vessel, catheter
 //! nearly wedged), the whole-interior mean is raised by the sheath's ring-down residue and by
 //! the blur of the bright wall, and a patent lumen reads as occluded (tuning CTO frames:
@@ -910,6 +921,54 @@ pub fn window_sd(image: &Plane<f32>, start: usize, end: usize, w: usize, shadowe
     *m
 }
 
+/// Levels of a catheter-enclosing lumen and of the wall around it, for the patent/occluded
+/// step (module docs, "Patent or occluded").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WallStep {
+    /// Area-weighted mean of the wall: samples `lumen[l] .. vessel[l] − media` of the
+    /// unshadowed lines, each weighted by its radius.
+    pub wall_mean: f64,
+    /// Median of the interior samples `s0 .. lumen[l]` of the same lines.
+    pub interior_median: f64,
+}
+
+/// [`WallStep`] of the unfiltered frame `polar` for the lumen border `lumen` and the EEM
+/// `vessel` (samples per line), `media` samples inside the EEM left out. `scratch` is reused
+/// for the median. `None` when the interior or the wall has fewer than 100 samples.
+pub fn wall_step(
+    polar: &Plane<f32>,
+    lumen: &[usize],
+    vessel: &[usize],
+    s0: usize,
+    media: usize,
+    shadowed: &[bool],
+    scratch: &mut Vec<f32>,
+) -> Option<WallStep> {
+    scratch.clear();
+    let (mut n_wall, mut w_sum, mut wv_sum) = (0usize, 0.0f64, 0.0f64);
+    for (l, (&e, &v)) in lumen.iter().zip(vessel).enumerate().take(polar.rows()) {
+        if shadowed.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        let row = polar.row(l);
+        let e = e.min(row.len());
+        let wall_end = v.saturating_sub(media).min(row.len());
+        scratch.extend_from_slice(&row[s0.min(e)..e]);
+        for (k, &x) in row.iter().enumerate().take(wall_end).skip(e) {
+            let t = k as f64 + 0.5;
+            n_wall += 1;
+            w_sum += t;
+            wv_sum += t * x as f64;
+        }
+    }
+    if scratch.len() < 100 || n_wall < 100 {
+        return None;
+    }
+    let mid = scratch.len() / 2;
+    let interior_median = *scratch.select_nth_unstable_by(mid, f32::total_cmp).1 as f64;
+    Some(WallStep { wall_mean: wv_sum / w_sum, interior_median })
+}
+
 /// Number of depth fractions [`darkest_interior_mean`] splits a lumen's interior into.
 pub const DARK_DEPTH_FRACTIONS: usize = 6;
 
@@ -1134,9 +1193,10 @@ pub struct TrueLumenEvidence {
     pub beside_center_mm: Option<[f64; 2]>,
     /// Whether the beside lumen was reported.
     pub use_beside: bool,
-    /// Contrast of the reported lumen on the unfiltered frame, its speckle SDs (patent/occluded).
+    /// Contrast of the reported lumen on the unfiltered frame, its speckle SDs (patent/occluded):
+    /// [`wall_step`] for a lumen round the catheter, [`region_evidence`] beside it.
     pub raw_contrast_sd: f64,
-    /// The same band against the darkest depth of a catheter-enclosing lumen's interior
+    /// The same wall level against the darkest depth of a catheter-enclosing lumen's interior
     /// ([`darkest_interior_mean`]), its speckle SDs; NaN for a lumen beside the catheter.
     pub dark_contrast_sd: f64,
     /// How far the patent/occluded call of a catheter-enclosing lumen lay from its threshold:
@@ -1493,6 +1553,38 @@ fn larger_eem_start(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The wall level is the radius-weighted mean from the lumen border to the media; the
+    /// interior level its median, untouched by a bright ring-down residue; shadowed lines and
+    /// the media count for neither.
+    #[test]
+    fn wall_step_takes_the_wall_mean_and_the_interior_median() {
+        // Interior 10..30 (samples 10..13 bright residue), wall 30..50 (linear ramp 100..138),
+        // media 50..54 (dark), EEM at 54; line 5 shadowed with nonsense.
+        let polar = Plane::from_fn(32, 80, |l, k| match (l, k) {
+            (5, _) => 1000.0,
+            (_, 10..=12) => 90.0,
+            (_, 13..=29) => 20.0,
+            (_, 30..=49) => 100.0 + 2.0 * (k - 30) as f32,
+            (_, 50..=53) => 0.0,
+            _ => 200.0,
+        });
+        let (lumen, vessel) = (vec![30usize; 32], vec![54usize; 32]);
+        let mut shadowed = vec![false; 32];
+        shadowed[5] = true;
+        let mut scratch = Vec::new();
+        let st = wall_step(&polar, &lumen, &vessel, 10, 4, &shadowed, &mut scratch).unwrap();
+        assert_eq!(st.interior_median, 20.0);
+        let (num, den) = (30..50).fold((0.0, 0.0), |(n, d), k| {
+            let t = k as f64 + 0.5;
+            (n + t * (100.0 + 2.0 * (k - 30) as f64), d + t)
+        });
+        assert!((st.wall_mean - num / den).abs() < 1e-9, "{}", st.wall_mean);
+        // The weighting moves the mean above the ramp's plain average.
+        assert!(st.wall_mean > 119.0);
+        // Too few samples: no step.
+        assert!(wall_step(&polar, &lumen, &vessel, 10, 4, &[true; 32], &mut scratch).is_none());
+    }
 
     /// A thin lumen whose interior is blurred at both ends: the darkest depth fraction is
     /// found, where the whole-interior mean is raised.
