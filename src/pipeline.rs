@@ -914,6 +914,9 @@ impl Pipeline {
         if !use_beside && !below_range {
             self.last_true_lumen.patent_margin_db = patent_margin_db(self.last_true_lumen.raw_contrast_sd, dark);
         }
+        if std::env::var("DBG_ALONE").is_ok() && self.wall_path.len() == n {
+            self.seg.borders.vessel.clone_from(&self.wall_path);
+        }
         if use_beside {
             // The vessel is the one found without a lumen inside it.
             if self.wall_path.len() == n {
