@@ -24,7 +24,11 @@
 //! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures and
 //! asserts documented regression floors just below what this version achieves (see the README,
 //! "True lumen and catheter position"), so that any regression fails. Achieved on 2026-11-29,
-//! session 12 (the sheath-to-EEM gap weighs in the round/beside decision,
+//! session 13 (patent/occluded step against the whole wall's mean, `segment::beside::wall_step`;
+//! a line showing tissue behind a dim far field is no shadow, `guidewire`; lumen border bridged
+//! across shadows before its smoothing): subintimal **0.838**, intraplaque 0.906, position
+//! **0.867**, `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.797, intraplaque
+//! 0.901, position 0.921. Session 12 (the sheath-to-EEM gap weighs in the round/beside decision,
 //! `segment::beside::EEM_GAP_Z_PER_MM`): subintimal **0.823**, intraplaque 0.902, position
 //! **0.850**, `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.793, intraplaque 0.901,
 //! position 0.900. Session 10 (re-centred EEM started from the coarse probe that finds a clearly
@@ -56,7 +60,8 @@
 //!
 //! `position_uncertain` (an intraluminal/intraplaque call whose lumen contrast lies within
 //! 2.5 dB of the patent/occluded threshold) must be at least twice as frequent on the wrong
-//! calls as on the right ones; 2026-11-29 (seeds 7000..7300): 14 of 23 wrong, 23 of 137 right.
+//! calls as on the right ones; 2026-11-29 (seeds 7000..7300): 6 of 17 wrong, 22 of 143 right
+//! (session 12, before the wall-referenced step: 14 of 23 wrong, 23 of 137 right).
 //!
 //! `lumen_side_uncertain` (a lumen was found both round the catheter and beside it, and the
 //! decision between them was narrow) must likewise be at least twice as frequent on the wrong
@@ -73,9 +78,9 @@ use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
-const FLOOR_JM_SUBINTIMAL: f64 = 0.80;
-const FLOOR_JM_INTRAPLAQUE: f64 = 0.88;
-const FLOOR_POSITION: f64 = 0.80;
+const FLOOR_JM_SUBINTIMAL: f64 = 0.82;
+const FLOOR_JM_INTRAPLAQUE: f64 = 0.89;
+const FLOOR_POSITION: f64 = 0.85;
 const FLOOR_ENCLOSES: f64 = 0.95;
 const TARGET_JM_SUBINTIMAL: f64 = 0.85;
 const TARGET_JM_INTRAPLAQUE: f64 = 0.90;

@@ -21,6 +21,8 @@
 //! hidden), own wire kept apart 98.2 %, relative angle 2.78° median, inside/outside 84.2 %
 //! (89.5 % on 2026-11-28),
 //! calcium arc error 6.2° median (22 frames), no calcium reported in 97.6 % of frames without.
+//! Session 13 (2026-11-29; lumen border bridged across shadows before its smoothing): relative
+//! angle 2.72° → 1.94° median, everything else unchanged (inside/outside 94.7 %).
 //! The run also prints the inside/outside calls by truth (inside / outside) and by the distance
 //! from the wire centre to the true lumen border (diagnostic). Session 7: all 4 wrong calls
 //! (with the sequence pass) are wires inside the lumen, 2 of them within 0.25 mm of its border.

@@ -1044,7 +1044,10 @@ pub fn interior_sd_ratio(
 /// Tuning frames 1000–1299 (`tools/tune.rs`), intraluminal/intraplaque calls: CTO scenes 12 of
 /// 22 wrong calls flagged and 28 of 145 right ones, non-CTO scenes 11 of 33 and 23 of 264
 /// (chosen with the whole-interior step alone, when ±1.5 dB flagged 5 wrong / 16 right of the
-/// CTO calls and ±3.5 dB 15 / 36).
+/// CTO calls and ±3.5 dB 15 / 36). Re-measured with the wall-referenced step ([`wall_step`],
+/// session 13): CTO scenes 1000–1899 33 of 65 wrong calls flagged and 73 of 423 right ones,
+/// non-CTO 1000–1299 10 of 32 and 24 of 265 (±2 dB: 32 / 59 and 6 / 13; ±3 dB: 39 / 95 and
+/// 13 / 33).
 pub const PATENT_UNCERTAIN_DB: f64 = 2.5;
 
 /// Allowance subtracted from the step measured at the darkest depth of a catheter-enclosing
