@@ -904,24 +904,18 @@ impl Pipeline {
                 &self.shadows.bridge,
                 &mut self.scratch,
             );
-            let wall_mean = match step {
-                Some(st) => {
-                    self.last_true_lumen.raw_contrast_sd = (st.wall_mean - st.interior_median) / raw_sd;
-                    st.wall_mean
-                }
-                None => raw.mean_out,
-            };
+            if let Some(st) = step {
+                self.last_true_lumen.raw_contrast_sd = (st.wall_mean - st.interior_median) / raw_sd;
+            }
+            let wall_mean = step.map_or(raw.mean_out, |st| st.wall_mean);
             if let Some(d) = darkest_interior_mean(&self.polar, &borders.lumen, s0, &self.shadows.bridge) {
                 self.last_true_lumen.dark_contrast_sd = (wall_mean - d) / raw_sd;
             }
         }
-        let dark = self.last_true_lumen.dark_contrast_sd;
-        let patent = patent_lumen(self.last_true_lumen.raw_contrast_sd, dark) || below_range;
+        let (contrast, dark) = (self.last_true_lumen.raw_contrast_sd, self.last_true_lumen.dark_contrast_sd);
+        let patent = patent_lumen(contrast, dark) || below_range;
         if !use_beside && !below_range {
-            self.last_true_lumen.patent_margin_db = patent_margin_db(self.last_true_lumen.raw_contrast_sd, dark);
-        }
-        if std::env::var("DBG_ALONE").is_ok() && self.wall_path.len() == n {
-            self.seg.borders.vessel.clone_from(&self.wall_path);
+            self.last_true_lumen.patent_margin_db = patent_margin_db(contrast, dark);
         }
         if use_beside {
             // The vessel is the one found without a lumen inside it.
