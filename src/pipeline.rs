@@ -876,22 +876,19 @@ impl Pipeline {
         let w = ((0.3 / mmps).round() as usize).max(8);
         let raw_sd = window_sd(&self.polar, start, end, w, &self.shadows.bridge, &mut self.scratch) as f64;
         self.raw_sd = raw_sd;
-        let raw = if use_beside {
-            let raw_view = PolarView { image: &self.polar, ..view };
-            region_evidence(&raw_view, self.beside.best.center_mm, &self.beside.best.radii_mm, raw_sd)
-        } else {
-            let raw_view = PolarView { image: &self.polar, ..joint_view };
-            region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd)
-        };
         // Or the enclosing lumen lies below the displayed range (clipped blood).
         let below_range = !use_beside
             && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)
                 .is_some_and(|r| r < BELOW_RANGE_SD_RATIO);
-        self.last_true_lumen.raw_contrast_sd = raw.contrast_sd;
-        if !use_beside {
+        if use_beside {
+            let raw_view = PolarView { image: &self.polar, ..view };
+            let band = region_evidence(&raw_view, self.beside.best.center_mm, &self.beside.best.radii_mm, raw_sd);
+            self.last_true_lumen.raw_contrast_sd = band.contrast_sd;
+        } else {
             // A lumen round the catheter: its median against the whole wall's mean, and its
             // darkest depth against the same mean (the band next to the border, as used for a
-            // lumen beside the catheter, holds the bright intima).
+            // lumen beside the catheter, holds the bright intima; it serves only when the wall
+            // or the interior is too small to measure).
             let s0 = (((catheter_radius_mm + CATHETER_MARGIN_MM) / mmps).ceil() as usize).max(start);
             let media = (self.config.segment.media_mm / mmps).round() as usize;
             let borders = &self.seg.borders;
@@ -904,10 +901,15 @@ impl Pipeline {
                 &self.shadows.bridge,
                 &mut self.scratch,
             );
-            if let Some(st) = step {
-                self.last_true_lumen.raw_contrast_sd = (st.wall_mean - st.interior_median) / raw_sd;
-            }
-            let wall_mean = step.map_or(raw.mean_out, |st| st.wall_mean);
+            let (contrast_sd, wall_mean) = match step {
+                Some(st) => ((st.wall_mean - st.interior_median) / raw_sd, st.wall_mean),
+                None => {
+                    let raw_view = PolarView { image: &self.polar, ..joint_view };
+                    let band = region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd);
+                    (band.contrast_sd, band.mean_out)
+                }
+            };
+            self.last_true_lumen.raw_contrast_sd = contrast_sd;
             if let Some(d) = darkest_interior_mean(&self.polar, &borders.lumen, s0, &self.shadows.bridge) {
                 self.last_true_lumen.dark_contrast_sd = (wall_mean - d) / raw_sd;
             }
