@@ -21,10 +21,10 @@ use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionR
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
     BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PATENT_UNCERTAIN_DB,
-    PolarView, RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, beside_margin_z, beside_wins,
-    darkest_interior_mean, find_lumen_beside, interior_sd_ratio, partition_evidence, partition_evidence_within,
-    patent_lumen, patent_margin_db, recentred_eem, refine_beside_border, region_evidence, shadowed_border_rays,
-    wall_step, window_sd,
+    PolarView, RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, WallStep, beside_margin_z,
+    beside_wins, darkest_interior_mean, find_lumen_beside, interior_sd_ratio, partition_evidence,
+    partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem, refine_beside_border, region_evidence,
+    shadowed_border_rays, wall_step, window_sd,
 };
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
@@ -621,7 +621,8 @@ impl Pipeline {
         let catheter_position = if lumen.is_some() { catheter_position } else { CatheterPosition::Unknown };
         // Intraluminal vs intraplaque decided by a step close to the patent/occluded threshold.
         if matches!(catheter_position, CatheterPosition::Intraluminal | CatheterPosition::Intraplaque)
-            && self.last_true_lumen.patent_margin_db.abs() < PATENT_UNCERTAIN_DB
+            && (self.last_true_lumen.patent_margin_db.abs() < PATENT_UNCERTAIN_DB
+                || self.last_true_lumen.interior_hidden)
         {
             quality.flag(QualityFlag::PositionUncertain);
         }
@@ -871,6 +872,7 @@ impl Pipeline {
             eem_joint_sd,
             eem_recentred_sd: recentred_sd,
             eem_recentred: recentred,
+            interior_hidden: false,
         };
         // Patent or occluded, from the unfiltered frame in its own speckle SDs.
         let w = ((0.3 / mmps).round() as usize).max(8);
@@ -902,7 +904,12 @@ impl Pipeline {
                 &mut self.scratch,
             );
             let (contrast_sd, wall_mean) = match step {
-                Some(st) => ((st.wall_mean - st.interior_median) / raw_sd, st.wall_mean),
+                Some(WallStep { wall_mean, interior_median: Some(m) }) => ((wall_mean - m) / raw_sd, wall_mean),
+                Some(WallStep { interior_median: None, .. }) => {
+                    // No lumen shows between the catheter and the border: occluded, uncertain.
+                    self.last_true_lumen.interior_hidden = true;
+                    (f64::NAN, f64::NAN)
+                }
                 None => {
                     let raw_view = PolarView { image: &self.polar, ..joint_view };
                     let band = region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd);
@@ -910,13 +917,15 @@ impl Pipeline {
                 }
             };
             self.last_true_lumen.raw_contrast_sd = contrast_sd;
-            if let Some(d) = darkest_interior_mean(&self.polar, &borders.lumen, s0, &self.shadows.bridge) {
+            if let Some(d) = darkest_interior_mean(&self.polar, &borders.lumen, s0, &self.shadows.bridge)
+                && !self.last_true_lumen.interior_hidden
+            {
                 self.last_true_lumen.dark_contrast_sd = (wall_mean - d) / raw_sd;
             }
         }
         let (contrast, dark) = (self.last_true_lumen.raw_contrast_sd, self.last_true_lumen.dark_contrast_sd);
         let patent = patent_lumen(contrast, dark) || below_range;
-        if !use_beside && !below_range {
+        if !use_beside && !below_range && !self.last_true_lumen.interior_hidden {
             self.last_true_lumen.patent_margin_db = patent_margin_db(contrast, dark);
         }
         if use_beside {
