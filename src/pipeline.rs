@@ -20,12 +20,13 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, PATENT_UNCERTAIN_DB,
-    PolarView, RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, WallStep, beside_margin_z,
-    beside_wins, darkest_interior_mean, find_lumen_beside, interior_sd_ratio, partition_evidence,
+    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, LUMEN_LINING_MM,
+    PATENT_UNCERTAIN_DB, PolarView, RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, WallStep,
+    beside_margin_z, beside_wins, darkest_interior_mean, find_lumen_beside, interior_sd_ratio, partition_evidence,
     partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem, refine_beside_border, region_evidence,
     shadowed_border_rays, wall_step, window_sd,
 };
+use crate::segment::media::{MEDIA_MAX_MM, MEDIA_MIN_MM, MediaWorkspace, media_inner_offset};
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
 use crate::segment::refine::{Border, RefineParams, RefineWorkspace, refine_border, refine_vessel_border_cartesian};
 use crate::segment::{
@@ -229,6 +230,7 @@ pub struct Pipeline {
     ray_mask: Vec<bool>,
     hint: String,
     beside: BesideWorkspace,
+    media_ws: MediaWorkspace,
     wall_path: Vec<usize>,
     /// Per line: smallest sample of the EEM (beyond a shadow's echo), for [`segment_borders`].
     vessel_floor: Vec<usize>,
@@ -294,6 +296,7 @@ impl Pipeline {
             ray_mask: Vec::new(),
             hint: String::new(),
             beside: BesideWorkspace::default(),
+            media_ws: MediaWorkspace::default(),
             wall_path: Vec::new(),
             vessel_floor: Vec::new(),
             wall_lo: Vec::new(),
@@ -711,6 +714,27 @@ impl Pipeline {
         if self.config.lumen_beside_catheter && self.seg.vessel_alone.len() == n {
             self.wall_path.extend_from_slice(&self.seg.vessel_alone);
         }
+        // Speckle SD of the unfiltered frame (patent/occluded, the media band).
+        let w = ((0.3 / mmps).round() as usize).max(8);
+        let raw_sd = window_sd(&self.polar, start, end, w, &self.shadows.bridge, &mut self.scratch) as f64;
+        self.raw_sd = raw_sd;
+        // The media's inner edge measured on this frame (`segment::media`), and the lining a
+        // true lumen keeps inside it; the assumed thickness where no band shows.
+        let media_est = if self.wall_path.len() == n {
+            media_inner_offset(
+                &self.polar,
+                &self.wall_path,
+                &self.shadows.bridge,
+                start,
+                mmps,
+                0.5 * raw_sd,
+                &mut self.media_ws,
+            )
+        } else {
+            None
+        };
+        let media_mm = media_est.map(|o| (o * mmps).clamp(MEDIA_MIN_MM, MEDIA_MAX_MM));
+        let media = media_mm.unwrap_or(media) + LUMEN_LINING_MM;
         self.wall_mm.clear();
         self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
         // A catheter in the wall: the EEM searched again about the vessel's own centre
@@ -873,11 +897,9 @@ impl Pipeline {
             eem_recentred_sd: recentred_sd,
             eem_recentred: recentred,
             interior_hidden: false,
+            media_mm,
         };
         // Patent or occluded, from the unfiltered frame in its own speckle SDs.
-        let w = ((0.3 / mmps).round() as usize).max(8);
-        let raw_sd = window_sd(&self.polar, start, end, w, &self.shadows.bridge, &mut self.scratch) as f64;
-        self.raw_sd = raw_sd;
         // Or the enclosing lumen lies below the displayed range (clipped blood).
         let below_range = !use_beside
             && interior_sd_ratio(&self.polar, &self.seg.borders.lumen, start, &self.shadows.bridge, raw_sd)

@@ -66,6 +66,7 @@
 
 pub mod beside;
 mod fastmath;
+pub mod media;
 pub mod path;
 pub mod refine;
 
