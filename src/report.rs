@@ -242,8 +242,10 @@ pub enum QualityFlag {
     /// `calcium`).
     CalciumShadowBridged,
     /// `catheter_position` is `intraluminal` or `intraplaque` by a lumen contrast within
-    /// [`crate::segment::beside::PATENT_UNCERTAIN_DB`] of the patent/occluded threshold: the
-    /// lumen may as well hold blood as plaque (the other of the two positions).
+    /// [`crate::segment::beside::PATENT_UNCERTAIN_DB`] of the patent/occluded threshold, or
+    /// `intraplaque` because no lumen interior showed between the catheter and the border
+    /// ([`crate::segment::beside::TrueLumenEvidence::interior_hidden`]): the lumen may as well
+    /// hold blood as plaque (the other of the two positions).
     PositionUncertain,
     /// A true lumen was found both round the catheter and beside it, and the two explained the
     /// vessel interior nearly equally well ([`crate::segment::beside::SIDE_UNCERTAIN_Z`]): the

@@ -24,7 +24,11 @@
 //! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures and
 //! asserts documented regression floors just below what this version achieves (see the README,
 //! "True lumen and catheter position"), so that any regression fails. Achieved on 2026-11-29,
-//! session 13 (patent/occluded step against the whole wall's mean, `segment::beside::wall_step`;
+//! session 14 (a catheter-enclosing lumen with no measurable interior is called occluded and
+//! flagged; the media's thickness measured per frame bounds the lumen beside the catheter,
+//! `segment::media`): subintimal **0.844**, intraplaque 0.906, position 0.867,
+//! `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.812, intraplaque 0.901,
+//! position 0.925. Session 13 (patent/occluded step against the whole wall's mean, `segment::beside::wall_step`;
 //! a line showing tissue behind a dim far field is no shadow, `guidewire`; lumen border bridged
 //! across shadows before its smoothing): subintimal **0.838**, intraplaque 0.906, position
 //! **0.867**, `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.797, intraplaque
@@ -59,14 +63,15 @@
 //! 0.805 (19 frames), ≥ 10 % shadowed 0.779 (7), occluded 0.794 (22), patent 0.816 (4).
 //!
 //! `position_uncertain` (an intraluminal/intraplaque call whose lumen contrast lies within
-//! 2.5 dB of the patent/occluded threshold) must be at least twice as frequent on the wrong
-//! calls as on the right ones; 2026-11-29 (seeds 7000..7300): 6 of 17 wrong, 22 of 143 right
-//! (session 12, before the wall-referenced step: 14 of 23 wrong, 23 of 137 right).
+//! 2.5 dB of the patent/occluded threshold, or whose interior was too small to measure) must be
+//! at least twice as frequent on the wrong calls as on the right ones; 2026-11-29 session 14
+//! (seeds 7000..7300): 8 of 18 wrong, 23 of 142 right; session 13: 6 of 17 wrong, 22 of 143
+//! right (session 12, before the wall-referenced step: 14 of 23 wrong, 23 of 137 right).
 //!
 //! `lumen_side_uncertain` (a lumen was found both round the catheter and beside it, and the
 //! decision between them was narrow) must likewise be at least twice as frequent on the wrong
 //! round/beside decisions (`subintimal` against the other two positions) as on the right ones;
-//! 2026-11-29 (seeds 7000..7300): 3 of 10 wrong, 8 of 290 right.
+//! 2026-11-29 (seeds 7000..7300): 4 of 8 wrong, 10 of 292 right (session 13: 3 of 10, 8 of 290).
 //!
 //! `cargo test --release --test true_lumen -- --nocapture` prints the figures.
 
@@ -78,7 +83,7 @@ use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the targets.
-const FLOOR_JM_SUBINTIMAL: f64 = 0.82;
+const FLOOR_JM_SUBINTIMAL: f64 = 0.83;
 const FLOOR_JM_INTRAPLAQUE: f64 = 0.89;
 const FLOOR_POSITION: f64 = 0.85;
 const FLOOR_ENCLOSES: f64 = 0.95;

@@ -1330,7 +1330,7 @@ fn polygon_centroid(pts: impl Iterator<Item = [f64; 2]> + Clone) -> Option<[f64;
 /// disc on rays that cross it). Then once more from the new vessel's centroid (the first
 /// centroid is pulled toward the catheter by the wrong EEM). When the catheter-centred EEM cut
 /// the vessel so short that the search about its centroid finds the same small contour again,
-/// coarse probes from points around the catheter ([`larger_eem_start`]) supply the start
+/// coarse probes from points around the catheter (`larger_eem_start`) supply the start
 /// instead: one whose EEM is clearly larger *and* carries stronger evidence than any contour
 /// of the first one's size. Ray samples on shadowed catheter lines are masked (their cost is
 /// neutral, so the path bridges them). The result is written into `out` as one sample per
