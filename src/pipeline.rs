@@ -939,8 +939,8 @@ impl Pipeline {
                 }
             };
             self.last_true_lumen.raw_contrast_sd = contrast_sd;
-            if let Some(d) = darkest_interior_mean(&self.polar, &borders.lumen, s0, &self.shadows.bridge)
-                && !self.last_true_lumen.interior_hidden
+            if !self.last_true_lumen.interior_hidden
+                && let Some(d) = darkest_interior_mean(&self.polar, &borders.lumen, s0, &self.shadows.bridge)
             {
                 self.last_true_lumen.dark_contrast_sd = (wall_mean - d) / raw_sd;
             }

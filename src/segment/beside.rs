@@ -178,7 +178,8 @@
 //! *Hidden interior.* When the border lies at the catheter on most lines (a catheter wedged
 //! in a lumen no wider than itself, or a thin lumen lost in the ring-down), fewer than
 //! [`MIN_STEP_SAMPLES`] interior samples remain and no step can be measured. The lumen is then
-//! called occluded and the frame flagged `position_uncertain`: no blood is seen between the
+//! called occluded (unless the samples from the ring-down's end show blood below the displayed
+//! range, below) and the frame flagged `position_uncertain`: no blood is seen between the
 //! catheter and the wall, and in a CTO a catheter that fills the lumen is most often inside
 //! the occlusion. Before, a 0.3 mm band inside the border was used, which there holds the
 //! suppressed ring-down and was worse than a coin (tuning frames, 43 such frames of CTO scenes
