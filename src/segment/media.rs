@@ -19,6 +19,11 @@
 //! median replaces the per-line edge detection of the classic layered models (M. Sonka et al.,
 //! IEEE TMI 14(4), 1995, which search the internal elastic lamina line by line): the internal
 //! elastic lamina is rarely visible line by line at 40 MHz, but the ensemble shows it.
+//!
+//! Sensitivity (tuning CTO frames 1000–1899, `tools/tune.rs`, `BESIDE=1 CTO=1`, subintimal lumen
+//! Jaccard): least dip 0.25 / 0.5 / 1.0 speckle SDs of the unfiltered frame 0.817 / 0.817 /
+//! 0.818 (0.5 is used); the measured thickness capped at 0.3 mm instead of [`MEDIA_MAX_MM`]:
+//! 0.818.
 
 use crate::plane::Plane;
 
