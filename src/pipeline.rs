@@ -696,10 +696,9 @@ impl Pipeline {
             return (None, CatheterPosition::Unknown);
         }
         // The wall the lumen may not cross: the EEM found on its own (no lumen inside it, so it
-        // may pass close to a catheter that sits in the wall) minus the assumed media thickness.
-        let media = self.config.segment.media_mm;
+        // may pass close to a catheter that sits in the wall) less `inset_mm` below.
         let n = geom.n_lines;
-        let wm = ((media / mmps).round() as usize).max(2);
+        let wm = ((self.config.segment.media_mm / mmps).round() as usize).max(2);
         let arc_mm = 1.5 * std::f64::consts::TAU / n as f64;
         let k = ((self.config.segment.max_slope * arc_mm / mmps).ceil() as usize).clamp(1, 12);
         // The border search already found it: the first search of its vessel-first order
@@ -734,9 +733,9 @@ impl Pipeline {
             None
         };
         let media_mm = media_est.map(|o| (o * mmps).clamp(MEDIA_MIN_MM, MEDIA_MAX_MM));
-        let media = media_mm.unwrap_or(media) + LUMEN_LINING_MM;
+        let inset_mm = media_mm.unwrap_or(self.config.segment.media_mm) + LUMEN_LINING_MM;
         self.wall_mm.clear();
-        self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
+        self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - inset_mm).max(0.0)));
         // A catheter in the wall: the EEM searched again about the vessel's own centre
         // (`beside::recentred_eem`); its contrast next to the catheter-centred one is recorded
         // for `last_true_lumen`.
@@ -766,7 +765,7 @@ impl Pipeline {
                     *w = (*w).max(f.min(geom.n_samples - 1));
                 }
                 self.wall_mm.clear();
-                self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
+                self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - inset_mm).max(0.0)));
             }
         }
         // Enclosing hypothesis as radii along the evidence rays.
@@ -778,7 +777,7 @@ impl Pipeline {
         // Each hypothesis is a (lumen, vessel) pair: the enclosing lumen is judged inside the
         // vessel found with it, the beside lumen inside the vessel found on its own.
         self.wall_joint_mm.clear();
-        self.wall_joint_mm.extend(self.seg.borders.vessel.iter().map(|&s| (s as f64 * mmps - media).max(0.0)));
+        self.wall_joint_mm.extend(self.seg.borders.vessel.iter().map(|&s| (s as f64 * mmps - inset_mm).max(0.0)));
         let joint_view = PolarView {
             image: &self.seg.norm,
             geom,
