@@ -249,11 +249,11 @@ pub struct ShadowWorkspace {
     /// Per line: whether border search should ignore it (shadows, plus the lines on either side
     /// of a wire that its blurred echo reaches).
     pub bridge: Vec<bool>,
-    /// Per line: radius from which the line is unusable for border search, mm: 0 on the
-    /// [`Self::bridge`] lines of a wire; on those of other shadows (calcium)
-    /// [`SHADOW_ECHO_MARGIN_MM`] in front of the leading echo (the line's own in the run, the
-    /// run's on the lines beside it), so what lies in front of the calcium is seen normally.
-    /// Infinite elsewhere.
+    /// Per line: radius from which the line is unusable for the search of a lumen beside the
+    /// catheter, mm: on the [`Self::bridge`] lines [`SHADOW_ECHO_MARGIN_MM`] in front of the
+    /// leading echo (of a wire, the run's; of other shadows — calcium — the line's own in the
+    /// run, the run's on the lines beside it), so what lies in front of the echo is seen
+    /// normally. Infinite elsewhere.
     pub bridge_from_mm: Vec<f64>,
     /// [`Self::bridge`] in the form of [`Self::bridge_from_mm`]: 0 on the bridge lines (the
     /// whole line left out), infinite elsewhere.
@@ -604,13 +604,14 @@ pub fn detect_shadows(
         for j in 0..run.n_lines + 2 * ext {
             let l = (run.first_line + n - ext.min(n) + j) % n;
             ws.bridge[l] = true;
-            // A wire's lines are left out whole: in a lumen, a border that stopped at the wire's
-            // echo would be bridged from there instead of across the whole sector. Behind other
-            // echoes (calcium, often deep in the wall behind the lumen) border search keeps what
-            // lies in front: in the run from the line's own leading echo (a wide run may join
-            // shadows cast at different depths), beside it from the run's.
+            // The search for a lumen beside the catheter keeps what lies in front of the echo:
+            // of a wire, from its leading echo on all its lines (the lumen a wire lies in, or
+            // next to, is seen in front of it; the rays that end at the echo are then bridged,
+            // `segment::beside::shadowed_border_rays`); of calcium (often deep in the wall
+            // behind the lumen), in the run from the line's own leading echo (a wide run may
+            // join shadows cast at different depths), beside it from the run's.
             let from_mm = if run.kind == ShadowKind::Wire {
-                0.0
+                run_from_mm
             } else if (ext..ext + run.n_lines).contains(&j) {
                 (ws.peak[l] as f64 * mmps - SHADOW_ECHO_MARGIN_MM).max(0.0)
             } else {

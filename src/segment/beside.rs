@@ -68,11 +68,17 @@
 //!    ([`crate::guidewire::ShadowWorkspace::bridge_from_mm`]), so the lumen in front of it is
 //!    seen (tuning frames whose lumen lay in front of calcium, e.g. seeds 1043 and 1154:
 //!    Jaccard 0.24 / 0.10 → 0.64 / 0.65; subintimal mean 0.708 → 0.714, held-out 0.813 →
-//!    0.811 — one frame, 7010, whose over-sized lumen grew further). Wire lines stay masked
-//!    whole (the same for wires cost 2.6 points of inside/outside on `tests/wires_calcium.rs`:
-//!    a border stopped at an in-lumen wire's echo is then bridged from there), and the
-//!    hypotheses below are judged with whole shadowed lines left out, as their constants were
-//!    set (judging on the search's pixels lost 2 of 600 tuning position calls).
+//!    0.811 — one frame, 7010, whose over-sized lumen grew further). A wire's lines are masked
+//!    the same way, from just in front of its leading echo (session 15): with the lines masked
+//!    whole, a wire in or at the edge of the lumen cut the lumen at its sector and the search
+//!    kept the part on one side (tuning seeds 1111, 1312, 1752: Jaccard 0.58 / 0.64 / 0.57 →
+//!    0.85 / 0.84 / 0.83). Tuning CTO frames 1000–1899: subintimal Jaccard 0.817 → 0.825,
+//!    positions 823 → 824 of 900, wire inside/outside 92.2 → 94.5 %; non-CTO 1000–1299
+//!    unchanged; held-out 0.844 → 0.846, seeds 7060–7299 0.812 → 0.820; `tests/wires_calcium.rs`
+//!    unchanged. (Tried in session 9 for the region search alone, with refinement and bridging
+//!    on whole lines, it had cost 2.7 points of inside/outside there.) The hypotheses below are judged with whole shadowed lines left
+//!    out, as their constants were set (judging on the search's pixels lost 2 of 600 tuning
+//!    position calls; judging the wire lines from in front of the echo changed nothing).
 //!
 //! *The wall.* The rays stop at the EEM found on its own minus the media, so a wrong EEM
 //! truncates the lumen. Seen from a subintimal catheter the EEM radius climbs from ~0.3 mm to
