@@ -20,11 +20,12 @@ use crate::plane::{CartImage, PolarImage};
 use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionResult};
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
-    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EemWorkspace, LUMEN_LINING_MM,
-    PATENT_UNCERTAIN_DB, PolarView, RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, WallStep,
-    beside_margin_z, beside_wins, darkest_interior_mean, find_lumen_beside, interior_sd_ratio, partition_evidence,
-    partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem, refine_beside_border, region_evidence,
-    shadowed_border_rays, wall_step, window_sd,
+    BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EEM_KEEP_OUT_MARGIN_MM,
+    EEM_RESEARCH_MIN_AREA_RATIO, EemWorkspace, KeepOut, LUMEN_LINING_MM, PATENT_UNCERTAIN_DB, PolarView,
+    RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, WALL_CONTACT_FRACTION,
+    WALL_CONTACT_PROBE_SAMPLES, WallStep, beside_margin_z, beside_wins, darkest_interior_mean, find_lumen_beside,
+    interior_sd_ratio, partition_evidence, partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem,
+    refine_beside_border, region_evidence, shadowed_border_rays, wall_contact_fraction, wall_step, window_sd,
 };
 use crate::segment::media::{MEDIA_MAX_MM, MEDIA_MIN_MM, MediaWorkspace, media_inner_offset};
 use crate::segment::path::{PathParams, PathWorkspace, optimal_closed_path};
@@ -256,6 +257,8 @@ pub struct Pipeline {
     true_lumen_full: std::sync::OnceLock<TrueLumenEvidence>,
     eem_ws: EemWorkspace,
     wall_recentred: Vec<usize>,
+    /// Radii of the lumen beside the catheter that a second EEM search keeps clear of.
+    keep_out_radii: Vec<f64>,
 }
 
 /// Diagnostic parts of [`TrueLumenEvidence`] that no decision of the frame needed, computed
@@ -317,6 +320,7 @@ impl Pipeline {
             true_lumen_full: std::sync::OnceLock::new(),
             eem_ws: EemWorkspace::default(),
             wall_recentred: Vec::new(),
+            keep_out_radii: Vec::new(),
         })
     }
 
@@ -750,7 +754,14 @@ impl Pipeline {
                 wall_mm: &[],
                 shadow_from_mm: &self.shadows.bridge_whole_mm,
             };
-            if recentred_eem(&free, &self.wall_path, &self.config.segment, &mut self.eem_ws, &mut self.wall_recentred) {
+            if recentred_eem(
+                &free,
+                &self.wall_path,
+                &self.config.segment,
+                None,
+                &mut self.eem_ws,
+                &mut self.wall_recentred,
+            ) {
                 let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);
                 let c_old = eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32);
                 let c_new = eem_contrast(&self.seg.norm, &self.wall_recentred, &self.shadows.bridge, wm, wa, sd as f32);
@@ -759,13 +770,14 @@ impl Pipeline {
                 // the grazing angles of an eccentric EEM its windows straddle the border; on the
                 // tuning frames it preferred the wrong, catheter-centred EEM in 4 of 8 cases).
                 recentred = true;
-                std::mem::swap(&mut self.wall_path, &mut self.wall_recentred);
-                // Beyond what casts a shadow, as the catheter-centred search is kept.
-                for (w, &f) in self.wall_path.iter_mut().zip(&self.vessel_floor) {
-                    *w = (*w).max(f.min(geom.n_samples - 1));
-                }
-                self.wall_mm.clear();
-                self.wall_mm.extend(self.wall_path.iter().map(|&s| (s as f64 * mmps - inset_mm).max(0.0)));
+                take_recentred_wall(
+                    &mut self.wall_path,
+                    &mut self.wall_recentred,
+                    &self.vessel_floor,
+                    geom,
+                    inset_mm,
+                    &mut self.wall_mm,
+                );
             }
         }
         // Enclosing hypothesis as radii along the evidence rays.
@@ -799,6 +811,59 @@ impl Pipeline {
         let beside = self.config.lumen_beside_catheter
             && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
             && find_lumen_beside(&search_view, sd, &self.config.segment, &mut self.beside);
+        // A lumen stopped by the wall along much of its border: the EEM may have latched onto
+        // the lumen's own far border. Searched once more about the vessel's centre with the
+        // lumen kept out (`beside::KeepOut`); a clearly larger EEM replaces the old one and the
+        // lumen is searched again inside it (module docs of `segment::beside`, "The wall").
+        let mut beside = beside;
+        let mut researched = false;
+        if beside
+            && recentred
+            && wall_contact_fraction(
+                &search_view,
+                self.beside.best.center_mm,
+                &self.beside.best.radii_mm,
+                WALL_CONTACT_PROBE_SAMPLES * mmps,
+            ) >= WALL_CONTACT_FRACTION
+        {
+            self.keep_out_radii.clone_from(&self.beside.best.radii_mm);
+            let keep = KeepOut {
+                center_mm: self.beside.best.center_mm,
+                radii_mm: &self.keep_out_radii,
+                margin_mm: inset_mm + EEM_KEEP_OUT_MARGIN_MM,
+            };
+            let free = PolarView {
+                image: &self.seg.norm,
+                geom,
+                exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
+                wall_mm: &[],
+                shadow_from_mm: &self.shadows.bridge_whole_mm,
+            };
+            let area = |w: &[usize]| w.iter().map(|&s| (s * s) as f64).sum::<f64>();
+            researched = recentred_eem(
+                &free,
+                &self.wall_path,
+                &self.config.segment,
+                Some(&keep),
+                &mut self.eem_ws,
+                &mut self.wall_recentred,
+            ) && area(&self.wall_recentred) >= EEM_RESEARCH_MIN_AREA_RATIO * area(&self.wall_path);
+        }
+        if researched {
+            take_recentred_wall(
+                &mut self.wall_path,
+                &mut self.wall_recentred,
+                &self.vessel_floor,
+                geom,
+                inset_mm,
+                &mut self.wall_mm,
+            );
+        }
+        let view = PolarView { wall_mm: &self.wall_mm, ..joint_view };
+        let search_view = PolarView { shadow_from_mm: &self.shadows.bridge_from_mm, ..view };
+        if researched {
+            beside = find_lumen_beside(&search_view, sd, &self.config.segment, &mut self.beside);
+        }
         // Both hypotheses judged on the same pixel set: the vessel interior found on its own.
         // The enclosing hypothesis at its best inside the vessel found on its own: the lumen
         // search again, its border kept `min_wall_mm` inside that vessel (the joint search may
@@ -895,6 +960,7 @@ impl Pipeline {
             eem_joint_sd,
             eem_recentred_sd: recentred_sd,
             eem_recentred: recentred,
+            eem_kept_out: researched,
             interior_hidden: false,
             media_mm,
         };
@@ -1189,6 +1255,25 @@ pub fn process_batch_timed(
             },
         )
         .collect())
+}
+
+/// Makes the re-centred EEM `recentred` the wall `path` of the true-lumen search (swapping
+/// the two): kept beyond what casts a shadow (`floor`, samples), as the catheter-centred
+/// search is, and `inset_mm` inside it in `wall_mm`.
+fn take_recentred_wall(
+    path: &mut Vec<usize>,
+    recentred: &mut Vec<usize>,
+    floor: &[usize],
+    geom: &PolarGeometry,
+    inset_mm: f64,
+    wall_mm: &mut Vec<f64>,
+) {
+    std::mem::swap(path, recentred);
+    for (w, &f) in path.iter_mut().zip(floor) {
+        *w = (*w).max(f.min(geom.n_samples - 1));
+    }
+    wall_mm.clear();
+    wall_mm.extend(path.iter().map(|&s| (s as f64 * geom.mm_per_sample - inset_mm).max(0.0)));
 }
 
 /// Smallest distance (mm) from the catheter sheath (`catheter_radius_mm`) to a border given as

@@ -21,10 +21,15 @@
 //!
 //! # Thresholds
 //! The issue's targets are lumen Jaccard ≥ 0.85 (subintimal), ≥ 0.90 (intraplaque) and position
-//! correct ≥ 90 %. They are **not met yet**; the test prints them next to the achieved figures and
-//! asserts documented regression floors just below what this version achieves (see the README,
-//! "True lumen and catheter position"), so that any regression fails. Achieved on 2026-11-29,
-//! session 14 (a catheter-enclosing lumen with no measurable interior is called occluded and
+//! correct ≥ 90 %. The two Jaccard targets are met; position is **not met yet** (0.867). The
+//! test prints the targets next to the achieved figures and asserts documented regression floors
+//! at or just below what this version achieves (see the README, "True lumen and catheter
+//! position"), so that any regression fails. Achieved on 2026-11-29, session 15 (the search of a
+//! lumen beside the catheter sees what lies in front of a wire's echo; a lumen stopped by the
+//! wall along much of its border has the EEM searched again with the lumen kept out,
+//! `segment::beside::KeepOut`): subintimal **0.859**, intraplaque 0.906, position 0.867,
+//! `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.834, intraplaque 0.901,
+//! position 0.925. Session 14 (a catheter-enclosing lumen with no measurable interior is called occluded and
 //! flagged; the media's thickness measured per frame bounds the lumen beside the catheter,
 //! `segment::media`): subintimal **0.844**, intraplaque 0.906, position 0.867,
 //! `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.812, intraplaque 0.901,
@@ -83,7 +88,7 @@ use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 /// Regression floors (achieved − margin) and the issue's targets.
-const FLOOR_JM_SUBINTIMAL: f64 = 0.83;
+const FLOOR_JM_SUBINTIMAL: f64 = 0.85;
 const FLOOR_JM_INTRAPLAQUE: f64 = 0.89;
 const FLOOR_POSITION: f64 = 0.85;
 const FLOOR_ENCLOSES: f64 = 0.95;
