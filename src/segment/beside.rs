@@ -1782,7 +1782,7 @@ mod tests {
     /// Radius at which the catheter ray of display angle `a` leaves the circle of radius `r`
     /// about `(0.8, 0)`.
     fn circle_exit_mm(a_deg: f64, r: f64) -> f64 {
-        let (sn, cs) = a_deg.to_radians().sin_cos();
+        let cs = a_deg.to_radians().cos();
         let b = 0.8 * cs;
         b + (b * b - (0.64 - r * r)).sqrt()
     }
