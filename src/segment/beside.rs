@@ -1444,7 +1444,7 @@ pub fn recentred_eem(
     let mut c = start;
     let mut found = false;
     for _ in 0..EEM_PASSES {
-        if eem_about(view, |p| view.at(p), c, params, keep_out, EEM_RAYS, dt, ws).is_none() {
+        if eem_about(view, |p| view.at(p), c, params, EemRays { n: EEM_RAYS, dt, keep_out }, ws).is_none() {
             break;
         }
         found = true;
@@ -1494,8 +1494,17 @@ fn eem_reach_mm(view: &PolarView<'_>, params: &SegmentParams) -> f64 {
     params.max_vessel_radius_mm.min(view.geom.depth_mm())
 }
 
-/// One globally optimal closed EEM path along `n_rays` rays from `c` (catheter-centred mm),
-/// sampled every `dt` mm ([`recentred_eem`]): fills `ws.radii` (one radius per ray, mm) and
+/// Rays of one [`eem_about`] search: how many, their sample pitch (mm), and a region the EEM
+/// must keep clear of, if any.
+#[derive(Clone, Copy)]
+struct EemRays<'a> {
+    n: usize,
+    dt: f64,
+    keep_out: Option<&'a KeepOut<'a>>,
+}
+
+/// One globally optimal closed EEM path along `rays.n` rays from `c` (catheter-centred mm),
+/// sampled every `rays.dt` mm, beyond `rays.keep_out` if given ([`recentred_eem`]): fills `ws.radii` (one radius per ray, mm) and
 /// `ws.center_mm`, and returns the path's mean cost per ray (lower = stronger EEM evidence), or
 /// `None` when no closed path satisfies the constraints.
 fn eem_about(
@@ -1503,11 +1512,10 @@ fn eem_about(
     at: impl Fn([f64; 2]) -> At,
     c: [f64; 2],
     params: &SegmentParams,
-    keep_out: Option<&KeepOut<'_>>,
-    n_rays: usize,
-    dt: f64,
+    rays: EemRays<'_>,
     ws: &mut EemWorkspace,
 ) -> Option<f64> {
+    let EemRays { n: n_rays, dt, keep_out } = rays;
     let samples = |mm: f64| ((mm / dt).round() as usize).max(2);
     let (wm, wa) = (samples(params.media_mm), samples(params.adventitia_mm));
     let back = 2 * wm + wm / 2;
@@ -1666,7 +1674,7 @@ fn larger_eem_start(
             let (sn, cs) = (k as f64 * std::f64::consts::TAU / EEM_PROBE_DIRECTIONS as f64).sin_cos();
             p.2 = [d * cs, d * sn];
         }
-        if let Some(cost) = eem_about(view, at, p.2, params, None, EEM_PROBE_RAYS, dt, ws) {
+        if let Some(cost) = eem_about(view, at, p.2, params, EemRays { n: EEM_PROBE_RAYS, dt, keep_out: None }, ws) {
             (p.0, p.1) = (cost, mean_radius(&ws.radii));
         }
     }
@@ -1796,7 +1804,8 @@ mod tests {
         // larger catheter on the near side would cover, leaving the path to bridge there.)
         let view = PolarView { image: &image, geom: &geom, exclusion_mm: 0.3, wall_mm: &[], shadow_from_mm: &[] };
         let params = SegmentParams::default();
-        let start: Vec<usize> = (0..256).map(|l| (circle_exit_mm(geom.angle_deg_of_line(l as f64), 1.5) / 0.01) as usize).collect();
+        let start: Vec<usize> =
+            (0..256).map(|l| (circle_exit_mm(geom.angle_deg_of_line(l as f64), 1.5) / 0.01) as usize).collect();
         let (mut ws, mut out) = (EemWorkspace::default(), Vec::new());
         let err = |out: &[usize], r: f64| {
             (0..256)
