@@ -746,14 +746,15 @@ impl Pipeline {
         let gap_alone_mm = min_gap_mm(&self.wall_path, &self.shadows.bridge, mmps, catheter_radius_mm);
         let wall_ok = self.wall_path.len() == n;
         let (mut recentred_sd, mut recentred) = ([f64::NAN; 2], false);
+        // The frame without a wall limit, for the EEM searches about the vessel's centre.
+        let free = PolarView {
+            image: &self.seg.norm,
+            geom,
+            exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
+            wall_mm: &[],
+            shadow_from_mm: &self.shadows.bridge_whole_mm,
+        };
         if wall_ok && gap_alone_mm <= self.config.segment.subintimal_max_eem_gap_mm {
-            let free = PolarView {
-                image: &self.seg.norm,
-                geom,
-                exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
-                wall_mm: &[],
-                shadow_from_mm: &self.shadows.bridge_whole_mm,
-            };
             if recentred_eem(
                 &free,
                 &self.wall_path,
@@ -831,13 +832,6 @@ impl Pipeline {
                 center_mm: self.beside.best.center_mm,
                 radii_mm: &self.keep_out_radii,
                 margin_mm: inset_mm + EEM_KEEP_OUT_MARGIN_MM,
-            };
-            let free = PolarView {
-                image: &self.seg.norm,
-                geom,
-                exclusion_mm: catheter_radius_mm + CATHETER_MARGIN_MM,
-                wall_mm: &[],
-                shadow_from_mm: &self.shadows.bridge_whole_mm,
             };
             let area = |w: &[usize]| w.iter().map(|&s| (s * s) as f64).sum::<f64>();
             researched = recentred_eem(
