@@ -754,32 +754,33 @@ impl Pipeline {
             wall_mm: &[],
             shadow_from_mm: &self.shadows.bridge_whole_mm,
         };
-        if wall_ok && gap_alone_mm <= self.config.segment.subintimal_max_eem_gap_mm {
-            if recentred_eem(
+        if wall_ok
+            && gap_alone_mm <= self.config.segment.subintimal_max_eem_gap_mm
+            && recentred_eem(
                 &free,
                 &self.wall_path,
                 &self.config.segment,
                 None,
                 &mut self.eem_ws,
                 &mut self.wall_recentred,
-            ) {
-                let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);
-                let c_old = eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32);
-                let c_new = eem_contrast(&self.seg.norm, &self.wall_recentred, &self.shadows.bridge, wm, wa, sd as f32);
-                recentred_sd = [c_old as f64, c_new as f64];
-                // Kept whenever found: the contrast along catheter rays is no judge here (at
-                // the grazing angles of an eccentric EEM its windows straddle the border; on the
-                // tuning frames it preferred the wrong, catheter-centred EEM in 4 of 8 cases).
-                recentred = true;
-                take_recentred_wall(
-                    &mut self.wall_path,
-                    &mut self.wall_recentred,
-                    &self.vessel_floor,
-                    geom,
-                    inset_mm,
-                    &mut self.wall_mm,
-                );
-            }
+            )
+        {
+            let wa = ((self.config.segment.adventitia_mm / mmps).round() as usize).max(2);
+            let c_old = eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32);
+            let c_new = eem_contrast(&self.seg.norm, &self.wall_recentred, &self.shadows.bridge, wm, wa, sd as f32);
+            recentred_sd = [c_old as f64, c_new as f64];
+            // Kept whenever found: the contrast along catheter rays is no judge here (at
+            // the grazing angles of an eccentric EEM its windows straddle the border; on the
+            // tuning frames it preferred the wrong, catheter-centred EEM in 4 of 8 cases).
+            recentred = true;
+            take_recentred_wall(
+                &mut self.wall_path,
+                &mut self.wall_recentred,
+                &self.vessel_floor,
+                geom,
+                inset_mm,
+                &mut self.wall_mm,
+            );
         }
         // Enclosing hypothesis as radii along the evidence rays.
         self.radii_mm.clear();
