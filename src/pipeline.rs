@@ -810,14 +810,13 @@ impl Pipeline {
         // close to the catheter somewhere. Without it the beside search is not run at all
         // (it could not be used), which keeps ordinary frames at the cost of one path search.
         let eem_gap_mm = min_gap_mm(&self.wall_path, &self.shadows.bridge, mmps, catheter_radius_mm).min(gap_alone_mm);
-        let beside = self.config.lumen_beside_catheter
+        let mut beside = self.config.lumen_beside_catheter
             && eem_gap_mm <= self.config.segment.subintimal_max_eem_gap_mm
             && find_lumen_beside(&search_view, sd, &self.config.segment, &mut self.beside);
         // A lumen stopped by the wall along much of its border: the EEM may have latched onto
         // the lumen's own far border. Searched once more about the vessel's centre with the
         // lumen kept out (`beside::KeepOut`); a clearly larger EEM replaces the old one and the
         // lumen is searched again inside it (module docs of `segment::beside`, "The wall").
-        let mut beside = beside;
         let mut researched = false;
         if beside
             && recentred
