@@ -23,7 +23,7 @@ use crate::segment::beside::{
     BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EEM_KEEP_OUT_MARGIN_MM,
     EEM_RESEARCH_MIN_AREA_RATIO, EemWorkspace, KeepOut, LUMEN_LINING_MM, PATENT_UNCERTAIN_DB, PolarView,
     RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, WALL_CONTACT_FRACTION,
-    WALL_CONTACT_PROBE_SAMPLES, WallStep, beside_margin_z, beside_wins, darkest_interior_mean, find_lumen_beside,
+    WALL_CONTACT_PROBE_SAMPLES, beside_margin_z, beside_wins, darkest_interior_mean, find_lumen_beside,
     interior_sd_ratio, partition_evidence, partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem,
     refine_beside_border, region_evidence, shadowed_border_rays, wall_contact_fraction, wall_step, window_sd,
 };
@@ -985,12 +985,14 @@ impl Pipeline {
                 &mut self.scratch,
             );
             let (contrast_sd, wall_mean) = match step {
-                Some(WallStep { wall_mean, interior_median: Some(m) }) => ((wall_mean - m) / raw_sd, wall_mean),
-                Some(WallStep { interior_median: None, .. }) => {
-                    // No lumen shows between the catheter and the border: occluded, uncertain.
-                    self.last_true_lumen.interior_hidden = true;
-                    (f64::NAN, f64::NAN)
-                }
+                Some(st) => match st.interior_level(raw_sd) {
+                    Some(level) => ((st.wall_mean - level) / raw_sd, st.wall_mean),
+                    None => {
+                        // No lumen shows between the catheter and the border: occluded, uncertain.
+                        self.last_true_lumen.interior_hidden = true;
+                        (f64::NAN, f64::NAN)
+                    }
+                },
                 None => {
                     let raw_view = PolarView { image: &self.polar, ..joint_view };
                     let band = region_evidence(&raw_view, [0.0, 0.0], &self.radii_mm, raw_sd);

@@ -107,7 +107,7 @@ fn main() {
             res.quality.flags
         );
         println!("   contrast lumen {:.2} vessel {:.2}", res.quality.lumen_contrast, res.quality.vessel_contrast);
-        println!("   media truth {:.3}", spec.media_thickness_mm);
+        println!("   media truth {:.3} texture {:.3}", spec.media_thickness_mm, spec.plaque_texture);
         if cto || std::env::var("BESIDE").is_ok_and(|v| v != "0") {
             let want = t.catheter_position_class();
             println!(

@@ -1032,18 +1032,33 @@ pub struct WallStep {
     /// Area-weighted mean of the wall: samples `lumen[l] .. vessel[l] − media` of the
     /// unshadowed lines, each weighted by its radius.
     pub wall_mean: f64,
-    /// Median of the interior samples `s0 .. lumen[l]` of the same lines; `None` when they are
-    /// fewer than [`MIN_STEP_SAMPLES`]: no lumen shows between the catheter and the border
-    /// (module docs, "Patent or occluded", *Hidden interior*).
-    pub interior_median: Option<f64>,
+    /// Upper quartile of the interior samples `s0 .. lumen[l]` of the same lines; `None` when
+    /// they are fewer than [`MIN_STEP_SAMPLES`]: no lumen shows between the catheter and the
+    /// border (module docs, "Patent or occluded", *Hidden interior*).
+    pub interior_upper_quartile: Option<f64>,
 }
+
+impl WallStep {
+    /// Level of the interior for the step: its upper quartile less
+    /// [`SPECKLE_UPPER_QUARTILE_SD`] speckle SDs `speckle_sd` (module docs, "Patent or
+    /// occluded", *Interior level*). `None` when the interior is hidden.
+    pub fn interior_level(&self, speckle_sd: f64) -> Option<f64> {
+        self.interior_upper_quartile.map(|q| q - SPECKLE_UPPER_QUARTILE_SD * speckle_sd)
+    }
+}
+
+/// Upper quartile above the median of fully developed, log-compressed speckle, in speckle
+/// SDs: the intensity is exponential, its quartiles `ln 4` and its median `ln 2`, so the
+/// upper quartile lies `10 log10 2` = 3.01 dB above the median, and [`SPECKLE_SD_DB`] is
+/// 5.57 dB (Burckhardt \[4\]).
+pub const SPECKLE_UPPER_QUARTILE_SD: f64 = 0.5404;
 
 /// Fewest samples [`wall_step`] measures a level from.
 pub const MIN_STEP_SAMPLES: usize = 100;
 
 /// [`WallStep`] of the unfiltered frame `polar` for the lumen border `lumen` and the EEM
 /// `vessel` (samples per line), `media` samples inside the EEM left out. `scratch` is reused
-/// for the median. `None` when the wall has fewer than [`MIN_STEP_SAMPLES`] samples.
+/// for the quartile. `None` when the wall has fewer than [`MIN_STEP_SAMPLES`] samples.
 pub fn wall_step(
     polar: &Plane<f32>,
     lumen: &[usize],
@@ -1073,11 +1088,11 @@ pub fn wall_step(
     if n_wall < MIN_STEP_SAMPLES {
         return None;
     }
-    let interior_median = (scratch.len() >= MIN_STEP_SAMPLES).then(|| {
-        let mid = scratch.len() / 2;
-        *scratch.select_nth_unstable_by(mid, f32::total_cmp).1 as f64
+    let interior_upper_quartile = (scratch.len() >= MIN_STEP_SAMPLES).then(|| {
+        let q = scratch.len() * 3 / 4;
+        *scratch.select_nth_unstable_by(q, f32::total_cmp).1 as f64
     });
-    Some(WallStep { wall_mean: wv_sum / w_sum, interior_median })
+    Some(WallStep { wall_mean: wv_sum / w_sum, interior_upper_quartile })
 }
 
 /// Number of depth fractions [`darkest_interior_mean`] splits a lumen's interior into.
@@ -1699,10 +1714,10 @@ mod tests {
     use super::*;
 
     /// The wall level is the radius-weighted mean from the lumen border to the media; the
-    /// interior level its median, untouched by a bright ring-down residue; shadowed lines and
-    /// the media count for neither.
+    /// interior's upper quartile is untouched by a bright ring-down residue on fewer than a
+    /// quarter of its samples; shadowed lines and the media count for neither.
     #[test]
-    fn wall_step_takes_the_wall_mean_and_the_interior_median() {
+    fn wall_step_takes_the_wall_mean_and_the_interior_upper_quartile() {
         // Interior 10..30 (samples 10..13 bright residue), wall 30..50 (linear ramp 100..138),
         // media 50..54 (dark), EEM at 54; line 5 shadowed with nonsense.
         let polar = Plane::from_fn(32, 80, |l, k| match (l, k) {
@@ -1718,7 +1733,9 @@ mod tests {
         shadowed[5] = true;
         let mut scratch = Vec::new();
         let st = wall_step(&polar, &lumen, &vessel, 10, 4, &shadowed, &mut scratch).unwrap();
-        assert_eq!(st.interior_median, Some(20.0));
+        assert_eq!(st.interior_upper_quartile, Some(20.0));
+        // The level read from it lies the speckle offset below.
+        assert!((st.interior_level(2.0).unwrap() - (20.0 - 2.0 * SPECKLE_UPPER_QUARTILE_SD)).abs() < 1e-12);
         let (num, den) = (30..50).fold((0.0, 0.0), |(n, d), k| {
             let t = k as f64 + 0.5;
             (n + t * (100.0 + 2.0 * (k - 30) as f64), d + t)
@@ -1730,7 +1747,8 @@ mod tests {
         assert!(wall_step(&polar, &lumen, &vessel, 10, 4, &[true; 32], &mut scratch).is_none());
         // A border at the catheter: the wall is measured, the interior is hidden.
         let st = wall_step(&polar, &vec![11usize; 32], &vessel, 10, 4, &shadowed, &mut scratch).unwrap();
-        assert_eq!(st.interior_median, None);
+        assert_eq!(st.interior_upper_quartile, None);
+        assert_eq!(st.interior_level(2.0), None);
         // (the "wall" now holds the dark interior too)
         assert!(st.wall_mean > 20.0 && st.wall_mean < 100.0, "{}", st.wall_mean);
     }
@@ -1754,6 +1772,14 @@ mod tests {
         assert!((dark - 20.0).abs() < 1e-9, "{dark}");
         // No interior at all.
         assert_eq!(darkest_interior_mean(&polar, &vec![10usize; 40], 10, &shadowed), None);
+    }
+
+    /// The upper-quartile offset follows from the exponential intensity of fully developed
+    /// speckle: quartiles `ln 4`, median `ln 2`.
+    #[test]
+    fn speckle_upper_quartile_offset_is_the_exponential_quartile_over_the_median() {
+        let db = 10.0 * (4f64.ln() / 2f64.ln()).log10();
+        assert!((SPECKLE_UPPER_QUARTILE_SD - db / SPECKLE_SD_DB).abs() < 1e-4);
     }
 
     #[test]
