@@ -21,10 +21,13 @@
 //!
 //! # Thresholds
 //! The issue's targets are lumen Jaccard ≥ 0.85 (subintimal), ≥ 0.90 (intraplaque) and position
-//! correct ≥ 90 %. The two Jaccard targets are met; position is **not met yet** (0.867). The
-//! test prints the targets next to the achieved figures and asserts documented regression floors
-//! at or just below what this version achieves (see the README, "True lumen and catheter
-//! position"), so that any regression fails. Achieved on 2026-11-29, session 15 (the search of a
+//! correct ≥ 90 %. All three are met. The test prints the targets next to the achieved figures
+//! and asserts documented regression floors at or just below what this version achieves (see
+//! the README, "True lumen and catheter position"), so that any regression fails. Achieved on
+//! 2026-11-29, session 16 (the patent/occluded step reads the interior's level from its upper
+//! quartile, `segment::beside::WallStep::interior_level`): subintimal **0.859**, intraplaque
+//! 0.906, position **0.917**, `encloses_catheter` 0.983; on seeds 7060..7300: subintimal 0.834,
+//! intraplaque 0.901, position 0.925. Session 15 (the search of a
 //! lumen beside the catheter sees what lies in front of a wire's echo; a lumen stopped by the
 //! wall along much of its border has the EEM searched again with the lumen kept out,
 //! `segment::beside::KeepOut`): subintimal **0.859**, intraplaque 0.906, position 0.867,
@@ -69,8 +72,8 @@
 //!
 //! `position_uncertain` (an intraluminal/intraplaque call whose lumen contrast lies within
 //! 2.5 dB of the patent/occluded threshold, or whose interior was too small to measure) must be
-//! at least twice as frequent on the wrong calls as on the right ones; 2026-11-29 session 14
-//! (seeds 7000..7300): 8 of 18 wrong, 23 of 142 right; session 13: 6 of 17 wrong, 22 of 143
+//! at least twice as frequent on the wrong calls as on the right ones; 2026-11-29 session 16
+//! (seeds 7000..7300): 5 of 15 wrong, 19 of 145 right; session 14: 8 of 18 wrong, 23 of 142 right; session 13: 6 of 17 wrong, 22 of 143
 //! right (session 12, before the wall-referenced step: 14 of 23 wrong, 23 of 137 right).
 //!
 //! `lumen_side_uncertain` (a lumen was found both round the catheter and beside it, and the
@@ -90,7 +93,7 @@ use truelumen::{Calibration, Pipeline, PipelineConfig};
 /// Regression floors (achieved − margin) and the issue's targets.
 const FLOOR_JM_SUBINTIMAL: f64 = 0.85;
 const FLOOR_JM_INTRAPLAQUE: f64 = 0.89;
-const FLOOR_POSITION: f64 = 0.85;
+const FLOOR_POSITION: f64 = 0.90;
 const FLOOR_ENCLOSES: f64 = 0.95;
 const TARGET_JM_SUBINTIMAL: f64 = 0.85;
 const TARGET_JM_INTRAPLAQUE: f64 = 0.90;
