@@ -19,9 +19,12 @@
 //!   5. otherwise → `rotate wire tip ~A° clockwise (display), D mm outside true lumen` (or
 //!      `counter-clockwise`), with `A = |rotate_deg|` rounded to the nearest 5° (at least 5°).
 //!
-//!   When the frame carries the quality flag `lumen_side_uncertain` (the lumen round the
-//!   catheter and one beside it explained the image nearly equally well), rules 2–5 end with
-//!   [`SIDE_UNCERTAIN_NOTE`]: the direction may point at the wrong lumen.
+//!   When the wire centre lies within [`WIRE_AT_BORDER_MM`] of the lumen border, rules 2–5
+//!   end with [`AT_BORDER_NOTE`] and the frame carries the quality flag
+//!   `wire_at_lumen_border`: inside or outside may be either (below). When the frame carries
+//!   the quality flag `lumen_side_uncertain` (the lumen round the catheter and one beside it
+//!   explained the image nearly equally well), rules 2–5 end with [`SIDE_UNCERTAIN_NOTE`]:
+//!   the direction may point at the wrong lumen.
 //!
 //!   `D` has one decimal. "clockwise"/"counter-clockwise" refer to the *displayed* image
 //!   (the convention of [`crate::geometry`]): the hint says where the wire must move on the
@@ -29,6 +32,16 @@
 //!
 //! The dead band is twice the relative-angle accuracy targeted by the tests (median error
 //! ≤ 5°): inside it the measured direction cannot tell the operator which way to turn.
+//!
+//! *A wire at the border.* Next to a wire the lumen border is no sharper than the beam's
+//! lateral resolution, and the wire's own echo, blurred sideways by the beam, is an edge the
+//! border search may follow; within half a beam width of the found border the inside/outside
+//! call is little better than a coin. Tuning frames (`tools/tune.rs`, CTO scenes 1000–1899 and
+//! non-CTO scenes 1000–1299, 660 frames with a second wire found and a lumen): the call was
+//! right in 17 of 27 frames with the wire centre within 0.05 mm of the found border, 33 of 39
+//! at 0.05–0.10 mm, 66 of 74 at 0.10–0.15 mm and 513 of 520 farther out. Judging such a wire
+//! by the tissue beside it at its depth instead was tried and gained nothing beyond noise
+//! (README, session 16).
 //!
 //! These are measurements and suggestions for the operator, never decisions.
 
@@ -39,6 +52,19 @@ use std::fmt::Write;
 
 /// Relative angles within ±this are reported as "in line with true lumen", degrees.
 pub const DEAD_BAND_DEG: f64 = 10.0;
+
+/// A wire centre within this distance of the lumen border is reported as at the border, mm:
+/// half the lateral beam width of a 40 MHz catheter (0.22 mm, the default
+/// [`crate::guidewire::WireParams::beam_width_mm`]; module docs, *A wire at the border*).
+pub const WIRE_AT_BORDER_MM: f64 = 0.11;
+
+/// Appended to the hint of a wire within [`WIRE_AT_BORDER_MM`] of the lumen border.
+pub const AT_BORDER_NOTE: &str = "; wire at the true-lumen border (inside or outside uncertain)";
+
+/// Whether wire `w` lies within [`WIRE_AT_BORDER_MM`] of the true-lumen border.
+pub fn wire_at_border(w: &GuidewireResult) -> bool {
+    w.distance_to_lumen_mm.is_some_and(|d| d.abs() < WIRE_AT_BORDER_MM)
+}
 
 /// Appended to the hint of a frame flagged `lumen_side_uncertain`.
 pub const SIDE_UNCERTAIN_NOTE: &str = "; true lumen uncertain (round the catheter or beside it)";
@@ -117,6 +143,9 @@ pub fn guidance(
         let dir = if r > 0.0 { "counter-clockwise" } else { "clockwise" };
         let _ = write!(scratch, "rotate wire tip ~{a:.0}° {dir} (display), {dist:.1} mm outside true lumen");
     }
+    if wire_at_border(w) {
+        scratch.push_str(AT_BORDER_NOTE);
+    }
     if side_uncertain {
         scratch.push_str(SIDE_UNCERTAIN_NOTE);
     }
@@ -124,12 +153,19 @@ pub fn guidance(
 }
 
 /// Sets `result.ivus_wire`, `result.guidewire` and `result.guidance` from its
-/// `wire_candidates` and the chosen indices (see [`crate::guidewire::split_wires`]).
+/// `wire_candidates` and the chosen indices (see [`crate::guidewire::split_wires`]), and the
+/// quality flag `wire_at_lumen_border` ([`wire_at_border`]; cleared when it no longer applies).
 pub fn assign_wires(result: &mut FrameResult, own: Option<usize>, second: Option<usize>, scratch: &mut String) {
     let cand = |i: Option<usize>| i.and_then(|i| result.wire_candidates.get(i).copied());
     result.ivus_wire = cand(own).map(|c| ivus_wire_result(&c));
     let second = cand(second);
     let w = second.map(|c| wire_result(&c, result.lumen.as_ref()));
+    // Set anew on every assignment (a sequence pass may choose another second wire).
+    if w.as_ref().is_some_and(wire_at_border) {
+        result.quality.flag(QualityFlag::WireAtLumenBorder);
+    } else {
+        result.quality.unflag(QualityFlag::WireAtLumenBorder);
+    }
     let side_uncertain = result.quality.has(QualityFlag::LumenSideUncertain);
     result.guidance = w.as_ref().map(|w| guidance(w, result.lumen.as_ref(), side_uncertain, scratch));
     result.guidewire = w;
@@ -195,5 +231,47 @@ mod tests {
         assert_eq!(g.rotate_deg, Some(-45.0));
         let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, true, &mut s);
         assert_eq!(g.hint, "true lumen not found");
+    }
+
+    /// A wire centre within half a beam width of the border: the hint says so on either side
+    /// of it, and not farther out.
+    #[test]
+    fn a_wire_at_the_border_is_reported_as_such() {
+        let mut s = String::new();
+        // Lumen beside the catheter at 0°, centre 1 mm away, radius 0.4 mm: border at 1.4 mm.
+        let l = lumen([1.0, 0.0], 0.4, false);
+        for (r, inside, at) in [(1.35, true, true), (1.45, false, true), (1.25, true, false), (1.55, false, false)] {
+            let w = wire_result(&cand(0.0, r), Some(&l));
+            assert_eq!(w.in_true_lumen, Some(inside), "{r}");
+            assert_eq!(wire_at_border(&w), at, "{r}");
+            let g = guidance(&w, Some(&l), false, &mut s);
+            assert_eq!(g.hint.ends_with(AT_BORDER_NOTE), at, "{r}: {}", g.hint);
+        }
+        let g = guidance(&wire_result(&cand(0.0, 1.35), Some(&l)), Some(&l), true, &mut s);
+        assert!(g.hint.starts_with("wire inside true lumen; wire at the true-lumen border"), "{}", g.hint);
+        assert!(g.hint.ends_with(SIDE_UNCERTAIN_NOTE), "{}", g.hint);
+        // The frame flag follows the chosen second wire, also when it is chosen again.
+        let mut r = FrameResult {
+            index: 0,
+            source: String::new(),
+            mm_per_px: 0.01,
+            center_px: [0.0, 0.0],
+            catheter_radius_mm: 0.45,
+            lumen: Some(l),
+            vessel: None,
+            plaque_burden: None,
+            guidewire: None,
+            quality: Default::default(),
+            catheter_position: Default::default(),
+            ivus_wire: None,
+            calcium: Default::default(),
+            guidance: None,
+            wire_candidates: vec![cand(0.0, 1.35), cand(0.0, 1.6)],
+        };
+        assign_wires(&mut r, None, Some(0), &mut s);
+        assert!(r.quality.has(QualityFlag::WireAtLumenBorder));
+        assign_wires(&mut r, None, Some(1), &mut s);
+        assert!(!r.quality.has(QualityFlag::WireAtLumenBorder));
+        assert!(!r.guidance.unwrap().hint.contains(AT_BORDER_NOTE));
     }
 }

@@ -252,6 +252,10 @@ pub enum QualityFlag {
     /// reported lumen may be the wrong one, and with it `catheter_position` (`subintimal`
     /// against `intraluminal` / `intraplaque`) and the second wire's guidance.
     LumenSideUncertain,
+    /// The second wire's centre lies within [`crate::guidance::WIRE_AT_BORDER_MM`] of the
+    /// true-lumen border: `in_true_lumen` may be either (the border next to a wire is no
+    /// sharper than the beam's lateral resolution; [`crate::guidance`], *A wire at the border*).
+    WireAtLumenBorder,
 }
 
 /// Quality flags and the figures behind them.
@@ -275,6 +279,12 @@ impl Quality {
     pub fn flag(&mut self, f: QualityFlag) {
         if let Err(pos) = self.flags.binary_search(&f) {
             self.flags.insert(pos, f);
+        }
+    }
+    /// Removes a flag if set.
+    pub fn unflag(&mut self, f: QualityFlag) {
+        if let Ok(pos) = self.flags.binary_search(&f) {
+            self.flags.remove(pos);
         }
     }
     /// Whether `f` is set.

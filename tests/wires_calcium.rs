@@ -26,6 +26,10 @@
 //! The run also prints the inside/outside calls by truth (inside / outside) and by the distance
 //! from the wire centre to the true lumen border (diagnostic). Session 7: all 4 wrong calls
 //! (with the sequence pass) are wires inside the lumen, 2 of them within 0.25 mm of its border.
+//! The quality flag `wire_at_lumen_border` (the wire centre within half a beam width, 0.11 mm,
+//! of the found border: `truelumen::guidance::WIRE_AT_BORDER_MM`) must be at least twice as
+//! frequent on the wrong inside/outside calls as on the right ones; session 16 (2026-11-29):
+//! 1 of the 2 wrong calls flagged, 4 of the 36 right ones.
 //! Note: seeds 7300–7615 were looked at once during development and are not used here. Print the figures with
 //! `cargo test --release --test wires_calcium -- --nocapture`.
 
@@ -35,7 +39,7 @@ use rayon::prelude::*;
 use truelumen::eval::{WireCalciumScore, score_wires_calcium, summarize_wires_calcium};
 use truelumen::guidewire::{IvusWireParams, resolve_wire_sequence};
 use truelumen::pipeline::{BatchFrame, process_batch};
-use truelumen::report::FrameResult;
+use truelumen::report::{FrameResult, QualityFlag};
 use truelumen::sim::{Phantom, PhantomSpec, simulate, wire_sequence, wire_sequence_cto};
 use truelumen::{Calibration, PipelineConfig};
 
@@ -108,8 +112,8 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
     let mut single: Vec<WireCalciumScore> = Vec::new();
     let mut hints = 0;
     // Inside/outside calls of matched second wires: (truth inside, distance to the true lumen
-    // border in mm, call correct), for the breakdown printed below (diagnostic, not asserted).
-    let mut inside_calls: Vec<(bool, f64, bool)> = Vec::new();
+    // border in mm, call correct, flagged `wire_at_lumen_border`), for the breakdown below.
+    let mut inside_calls: Vec<(bool, f64, bool, bool)> = Vec::new();
     for &seed in seeds {
         let phantoms: Vec<Phantom> =
             scenes(seed, FRAMES_PER_PULLBACK).par_iter().map(|s| simulate(s).unwrap()).collect();
@@ -155,7 +159,8 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
             assert_eq!(r.guidewire.is_some(), r.guidance.is_some(), "{}", r.source);
             hints += usize::from(r.guidance.as_ref().is_some_and(|g| !g.hint.is_empty()));
             if let (Some(ok), Some(w)) = (s.inside_correct, &t.guidewire) {
-                inside_calls.push((w.in_true_lumen, w.distance_to_lumen_mm.abs(), ok));
+                let at_border = r.quality.has(QualityFlag::WireAtLumenBorder);
+                inside_calls.push((w.in_true_lumen, w.distance_to_lumen_mm.abs(), ok, at_border));
             }
             scores.push(s);
         }
@@ -173,6 +178,13 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
             println!("  truth {what:7}, {lo:.2}–{hi:.2} mm: {ok} of {} correct", of.len());
         }
     }
+    // `wire_at_lumen_border` should mark the inside/outside calls most likely wrong.
+    let flagged = |right: bool| {
+        let of: Vec<bool> = inside_calls.iter().filter(|c| c.2 == right).map(|c| c.3).collect();
+        (of.iter().filter(|&&b| b).count(), of.len())
+    };
+    let ((fw, nw), (fr, nr)) = (flagged(false), flagged(true));
+    println!("wire_at_lumen_border: {fw} of {nw} wrong inside/outside calls flagged, {fr} of {nr} right ones");
     if bars == Bars::None {
         return;
     }
@@ -188,6 +200,11 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
     // relative-angle error ≤ 5°); the misses are in-lumen wires next to the wall whose lumen
     // border, across their own shadow, is drawn in front of them (src/segment/, src/pipeline.rs).
     assert!(sum.inside_accuracy >= INSIDE_FLOOR, "inside/outside {:.3}", sum.inside_accuracy);
+    // `wire_at_lumen_border` at least twice as frequent on the wrong calls as on the right ones.
+    assert!(
+        fw as f64 * nr as f64 >= 2.0 * fr as f64 * nw as f64 && (nw == 0 || fw > 0),
+        "wire_at_lumen_border on {fw} of {nw} wrong, {fr} of {nr} right calls"
+    );
     assert!(sum.relative_angle_err_median_deg <= 5.0, "angle {:.2}", sum.relative_angle_err_median_deg);
     assert!(sum.calcium_arc_err_median_deg <= 20.0, "calcium arc {:.1}", sum.calcium_arc_err_median_deg);
     assert!(sum.calcium_clean_rate >= 0.90, "calcium clean {:.3}", sum.calcium_clean_rate);
