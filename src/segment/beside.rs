@@ -1191,7 +1191,9 @@ pub fn interior_sd_ratio(
 /// CTO calls and ±3.5 dB 15 / 36). Re-measured with the wall-referenced step ([`wall_step`],
 /// session 13): CTO scenes 1000–1899 33 of 65 wrong calls flagged and 73 of 423 right ones,
 /// non-CTO 1000–1299 10 of 32 and 24 of 265 (±2 dB: 32 / 59 and 6 / 13; ±3 dB: 39 / 95 and
-/// 13 / 33).
+/// 13 / 33). With the interior level from its upper quartile ([`WallStep::interior_level`],
+/// session 16): CTO 23 of 43 wrong calls flagged and 76 of 446 right ones, non-CTO 16 of 33
+/// and 17 of 265.
 pub const PATENT_UNCERTAIN_DB: f64 = 2.5;
 
 /// Allowance subtracted from the step measured at the darkest depth of a catheter-enclosing
