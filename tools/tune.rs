@@ -106,6 +106,12 @@ fn main() {
             spec.dynamic_range_db,
             res.quality.flags
         );
+        if let (Some(w), Some(tw)) = (&res.guidewire, &t.guidewire) {
+            println!(
+                "   wire dist truth {:.3} found {:?} radius {:.3}",
+                tw.distance_to_lumen_mm, w.distance_to_lumen_mm, tw.radius_mm
+            );
+        }
         println!("   contrast lumen {:.2} vessel {:.2}", res.quality.lumen_contrast, res.quality.vessel_contrast);
         println!("   media truth {:.3} texture {:.3}", spec.media_thickness_mm, spec.plaque_texture);
         if cto || std::env::var("BESIDE").is_ok_and(|v| v != "0") {
