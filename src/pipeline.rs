@@ -496,10 +496,20 @@ impl Pipeline {
         // Borders.
         speckle_into(&self.polar, &mut self.filtered, &self.config.speckle, &mut self.speckle_ws)?;
         clk.lap(&mut self.timing, Stage::Speckle);
-        // What casts a shadow lies inside the vessel: the EEM lies beyond it.
+        // What casts a shadow lies inside the vessel: the EEM lies beyond it. Beyond a wire, by
+        // the media and the intima that lines a true lumen too ("Clearance beyond a wire" in
+        // the `segment` module docs).
         self.vessel_floor.clear();
         self.vessel_floor
             .extend(self.shadows.vessel_floor_mm.iter().map(|&d| (d / geom.mm_per_sample).ceil() as usize));
+        let clearance_mm = self.config.segment.media_mm + LUMEN_LINING_MM;
+        for run in self.shadows.runs.iter().filter(|r| r.kind == ShadowKind::Wire) {
+            for j in 0..run.n_lines {
+                let l = (run.first_line + j) % self.vessel_floor.len();
+                let floor_mm = self.shadows.vessel_floor_mm[l] + clearance_mm;
+                self.vessel_floor[l] = (floor_mm / geom.mm_per_sample).ceil() as usize;
+            }
+        }
         let masks = ShadowMasks {
             lines: &self.shadows.bridge,
             lumen_lines: &self.shadows.lumen_bridge,

@@ -42,6 +42,26 @@
 //! 0.946, subintimal lumen Jaccard 0.714 → 0.735, catheter position 259 → 262 of 300 (seeds
 //! 1112, 1143, 1247, 1262: vessel Jaccard 0.23–0.45 → 0.78–0.88); non-CTO frames vessel
 //! 0.962 → 0.964, positions unchanged. (A bound 0.2 mm further out cost seed 1037 its EEM.)
+//!
+//! *Clearance beyond a wire.* Beyond a wire the bound lies further out by the assumed media
+//! ([`SegmentParams::media_mm`]) and the intima that lines a true lumen
+//! ([`beside::LUMEN_LINING_MM`]), the same inset that keeps a lumen inside the EEM: a wire lies
+//! in the lumen or in the plaque or subintimal space, never in or beyond the media (the
+//! pipeline adds it on a wire's lines, `Pipeline::process`). Only a wire: calcium may lie in the
+//! media itself (medial calcification). Without it a wire's bright, wide echo arc could pass
+//! for the adventitia and the EEM closed just behind the wire, in front of the lumen round it
+//! (tuning seeds 1139, 1864, 1882: vessel Jaccard 0.52 / 0.81 / 0.73 → 0.96 / 0.92 / 0.90).
+//! It costs small vessels whose wire lies near the media a little (seeds 1052, 1147, 1160,
+//! 1350, 1561: 0.03–0.06 each; 1414 lost part of its lumen beside the catheter, 0.77 → 0.52).
+//! Session 17, tuning CTO frames 1000–1899: vessel Jaccard 0.9602 → 0.9610, lumen 0.8746 →
+//! 0.8754, subintimal 0.836 → 0.838, wire inside/outside 95.0 → 95.2 %, positions unchanged
+//! (838 of 900); non-CTO 1000–1299: vessel 0.9637 → 0.9639, lumen 0.9056 → 0.9057, the rest
+//! unchanged. Held-out (`tests/true_lumen.rs`) unchanged on seeds 7000–7059, subintimal 0.834
+//! → 0.843 on 7060–7299; `tests/wires_calcium.rs` unchanged. A clearance of 0.12 / 0.16 / 0.2 /
+//! 0.3 mm gave vessel Jaccard 0.9607 / 0.9612 / 0.9609 / 0.9592 (CTO) and 0.9641 / 0.9640 /
+//! 0.9638 / 0.9619 (non-CTO): about flat up to 0.2 mm, worse beyond, where a wire in the
+//! plaque next to a thin media would put the bound beyond the EEM.
+//!
 //! The lumen cost also ignores the lines beside a wire's shadow that its strong, laterally
 //! blurred echo still outshines ([`ShadowMasks::lumen_lines`],
 //! [`crate::guidewire::LUMEN_BRIDGE_BEAM_FACTOR`]), so the lumen is bridged past the wire
