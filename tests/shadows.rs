@@ -18,11 +18,12 @@
 //!
 //! `cargo test --release --test shadows -- --nocapture` prints the counts checked.
 
-use truelumen::eval::score_against_truth;
+use truelumen::eval::{FrameScore, score_against_truth};
 use truelumen::guidewire::{SHADOW_ECHO_MARGIN_MM, ShadowKind};
 use truelumen::report::CatheterPosition;
+use truelumen::report::FrameResult;
 use truelumen::segment::beside::LUMEN_LINING_MM;
-use truelumen::sim::{PhantomSpec, Simulator};
+use truelumen::sim::{PhantomSpec, Simulator, Truth};
 use truelumen::{Calibration, Pipeline, PipelineConfig};
 
 #[test]
@@ -89,19 +90,25 @@ fn shadowed_lines_bound_the_eem_and_keep_what_lies_in_front_of_calcium() {
     assert!(wire_lines > 100 && calcium_lines > 100, "too few shadows to check ({wire_lines} / {calcium_lines})");
 }
 
+/// Analyses the Cartesian frame of the CTO scene `seed` end to end and scores it against its
+/// truth; prints the vessel and lumen Jaccard and the catheter position found.
+fn analyse_cto_scene(seed: u64) -> (Truth, FrameResult, FrameScore) {
+    let ph = Simulator::new().simulate(&PhantomSpec::random_cto(seed)).unwrap();
+    let mut pipe = Pipeline::new(PipelineConfig::default()).unwrap();
+    let res = pipe.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "cto").unwrap();
+    let s = score_against_truth(&res, &ph.truth).unwrap();
+    println!(
+        "seed {seed}: vessel Jaccard {:.3}, lumen Jaccard {:.3}, position {:?}",
+        s.vessel_jaccard, s.lumen_jaccard, res.catheter_position
+    );
+    (ph.truth, res, s)
+}
+
 #[test]
 fn wide_shadows_no_longer_close_the_eem_round_a_subintimal_catheter() {
-    let mut pipe = Pipeline::new(PipelineConfig::default()).unwrap();
-    let mut sim = Simulator::new();
     for seed in [1112u64, 1247] {
-        let ph = sim.simulate(&PhantomSpec::random_cto(seed)).unwrap();
-        let res = pipe.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "cto").unwrap();
-        let s = score_against_truth(&res, &ph.truth).unwrap();
-        println!(
-            "seed {seed}: vessel Jaccard {:.3}, lumen Jaccard {:.3}, position {:?}",
-            s.vessel_jaccard, s.lumen_jaccard, res.catheter_position
-        );
-        assert_eq!(ph.truth.catheter_position, Some(CatheterPosition::Subintimal));
+        let (truth, res, s) = analyse_cto_scene(seed);
+        assert_eq!(truth.catheter_position, Some(CatheterPosition::Subintimal));
         assert!(s.vessel_jaccard >= 0.75, "seed {seed}: vessel Jaccard {:.3} < 0.75", s.vessel_jaccard);
         assert_eq!(res.catheter_position, CatheterPosition::Subintimal, "seed {seed}");
     }
@@ -109,14 +116,9 @@ fn wide_shadows_no_longer_close_the_eem_round_a_subintimal_catheter() {
 
 #[test]
 fn a_wire_echo_arc_no_longer_closes_the_eem_behind_the_wire() {
-    let mut pipe = Pipeline::new(PipelineConfig::default()).unwrap();
-    let mut sim = Simulator::new();
     for seed in [1139u64, 1864] {
-        let ph = sim.simulate(&PhantomSpec::random_cto(seed)).unwrap();
-        let res = pipe.process(&ph.cart, Calibration::Cartesian { mm_per_px: ph.mm_per_px }, 0, "cto").unwrap();
-        let s = score_against_truth(&res, &ph.truth).unwrap();
-        println!("seed {seed}: vessel Jaccard {:.3}, lumen Jaccard {:.3}", s.vessel_jaccard, s.lumen_jaccard);
-        assert!(ph.truth.guidewire.is_some(), "seed {seed}: the scene has no second wire");
+        let (truth, _, s) = analyse_cto_scene(seed);
+        assert!(truth.guidewire.is_some(), "seed {seed}: the scene has no second wire");
         assert!(s.vessel_jaccard >= 0.88, "seed {seed}: vessel Jaccard {:.3} < 0.88", s.vessel_jaccard);
     }
 }
