@@ -19,6 +19,9 @@
 //!   5. otherwise → `rotate wire tip ~A° clockwise (display), D mm outside true lumen` (or
 //!      `counter-clockwise`), with `A = |rotate_deg|` rounded to the nearest 5° (at least 5°).
 //!
+//!   `D` is the distance in mm with two decimals: one decimal printed a wire 0.05 mm from the
+//!   border as "0.0 mm" from it.
+//!
 //!   When the wire centre lies within [`WIRE_AT_BORDER_MM`] of the lumen border, rules 2–5
 //!   end with [`AT_BORDER_NOTE`] and the frame carries the quality flag
 //!   `wire_at_lumen_border`: inside or outside may be either (below). When the frame carries
@@ -133,15 +136,15 @@ pub fn guidance(
     if inside {
         scratch.push_str("wire inside true lumen");
     } else if l.encloses_catheter {
-        let _ = write!(scratch, "wire outside true lumen, {dist:.1} mm from its border (lumen surrounds the catheter)");
+        let _ = write!(scratch, "wire outside true lumen, {dist:.2} mm from its border (lumen surrounds the catheter)");
     } else if rel.abs() <= DEAD_BAND_DEG {
-        let _ = write!(scratch, "wire in line with true lumen, {dist:.1} mm outside its border");
+        let _ = write!(scratch, "wire in line with true lumen, {dist:.2} mm outside its border");
     } else {
         let r = -rel;
         rotate = Some(round4(if r == -180.0 { 180.0 } else { r }));
         let a = ((r.abs() / 5.0).round() * 5.0).max(5.0);
         let dir = if r > 0.0 { "counter-clockwise" } else { "clockwise" };
-        let _ = write!(scratch, "rotate wire tip ~{a:.0}° {dir} (display), {dist:.1} mm outside true lumen");
+        let _ = write!(scratch, "rotate wire tip ~{a:.0}° {dir} (display), {dist:.2} mm outside true lumen");
     }
     if wire_at_border(w) {
         scratch.push_str(AT_BORDER_NOTE);
@@ -207,6 +210,10 @@ mod tests {
         let g = guidance(&w, Some(&l), false, &mut s);
         assert!(g.hint.starts_with("rotate wire tip ~45° clockwise (display)"), "{}", g.hint);
         assert_eq!(g.rotate_deg, Some(-45.0));
+        // The distance in the hint is the reported one, to 0.01 mm (0.765 − 0.4 mm here).
+        let d = w.distance_to_lumen_mm.unwrap();
+        assert!((d - 0.365).abs() < 0.01, "{d}");
+        assert!(g.hint.ends_with(&format!(", {d:.2} mm outside true lumen")), "{}", g.hint);
         // At −37°: ~35° counter-clockwise.
         let g = guidance(&wire_result(&cand(-37.0, 1.0), Some(&l)), Some(&l), false, &mut s);
         assert!(g.hint.starts_with("rotate wire tip ~35° counter-clockwise"), "{}", g.hint);
