@@ -164,6 +164,64 @@ fn demo_fixture_regenerates_byte_identically() {
     }
 }
 
+/// The demo's subintimal stretch (`PullbackSpec::default()`, 11.5–17.5 mm: catheter in the
+/// wall, plaque-filled true lumen beside it, second wire in the lumen over the stretch's distal
+/// 30 % and 35–60° off it in the wall elsewhere), scored against the exact per-frame truth.
+/// One pullback of 12 such frames shows that the quick start exercises the case the product
+/// exists for; the accuracy targets of issue #3 are measured on 60+ varied frames in
+/// `tests/true_lumen.rs` and `tests/wires_calcium.rs`. Floors below the achieved figures
+/// (2026-11-29: position 10 of 12, lumen Jaccard 0.826 on the 10 frames called subintimal,
+/// wire inside/outside 10 of 12, relative-angle error median 2.5°).
+#[test]
+fn demo_subintimal_stretch_is_recognised() {
+    use truelumen::eval::{Reference, score_frame, shift_to_truth_center};
+    use truelumen::report::CatheterPosition;
+    let truth: PullbackTruthFile =
+        serde_json::from_str(&std::fs::read_to_string(Path::new(DEMO).join("truth.json")).unwrap()).unwrap();
+    let spec = &truth.spec;
+    let stretch: Vec<usize> = (0..spec.n_frames).filter(|&i| spec.in_subintimal(spec.position_mm(i))).collect();
+    assert_eq!(stretch.len(), 12);
+    let calib = Calibration::Cartesian { mm_per_px: spec.frame.mm_per_px() };
+    let mut p = truelumen::Pipeline::new(PipelineConfig::default()).unwrap();
+    let mut sim = Simulator::new();
+    let (mut position_ok, mut jaccard, mut inside_ok, mut wires, mut angle_err) = (0, Vec::new(), 0, 0, Vec::new());
+    for &i in &stretch {
+        let t = &truth.frames[i];
+        assert_eq!(t.catheter_position, CatheterPosition::Subintimal);
+        let full = sim.simulate(&spec.frame_spec(i).unwrap()).unwrap().truth;
+        let image = read_image(&Path::new(DEMO).join(&t.file)).unwrap();
+        let r = p.process(&image, calib, i, &t.file).unwrap();
+        let score = score_frame(&shift_to_truth_center(&r, &full).unwrap(), &Reference::from(&full));
+        let called = r.catheter_position == CatheterPosition::Subintimal;
+        position_ok += usize::from(called);
+        if called {
+            jaccard.push(score.lumen_jaccard);
+        }
+        if t.wire_in_true_lumen.is_some() {
+            wires += 1;
+            inside_ok += usize::from(score.inside_correct == Some(true));
+            if let Some(e) = score.relative_angle_err_deg {
+                angle_err.push(e.abs());
+            }
+        }
+    }
+    let mean_j = jaccard.iter().sum::<f64>() / jaccard.len().max(1) as f64;
+    angle_err.sort_by(f64::total_cmp);
+    let median_angle = angle_err.get(angle_err.len() / 2).copied().unwrap_or(f64::INFINITY);
+    println!(
+        "demo subintimal stretch: position {position_ok}/{}, lumen Jaccard {mean_j:.3} over the {} frames called \
+         subintimal, wire inside/outside {inside_ok}/{wires}, relative-angle error median {median_angle:.1}° ({} wires matched)",
+        stretch.len(),
+        jaccard.len(),
+        angle_err.len()
+    );
+    assert!(position_ok >= 9, "catheter position right in {position_ok} of {}", stretch.len());
+    assert!(mean_j >= 0.75, "lumen Jaccard {mean_j:.3}");
+    assert_eq!(wires, stretch.len());
+    assert!(inside_ok >= 9, "wire inside/outside right in {inside_ok} of {wires}");
+    assert!(angle_err.len() >= 10 && median_angle <= 5.0, "{angle_err:?}");
+}
+
 #[test]
 fn demo_summary_matches_truth_and_reports_are_well_formed() {
     let truth: PullbackTruthFile =
@@ -177,8 +235,8 @@ fn demo_summary_matches_truth_and_reports_are_well_formed() {
     let s = &report.summary;
     let l = s.lesion.as_ref().unwrap();
     println!(
-        "demo: lesion {:.1} mm (error {len_err:+.1} frames), reference EEM errors {:?} mm, balloon {:?} (agrees: {agree:?}), RVD {:?}, J-BTK {}",
-        l.length_mm, ref_err, s.balloon.suggested.size_mm, s.rvd_mm, s.jbtk.text
+        "demo: lesion {:.1} mm (error {len_err:+.1} frames), reference EEM errors {:?} mm, balloon {:?} (agrees: {agree:?}), RVD {:?}, J-BTK {}, subintimal frames {} (truth 12)",
+        l.length_mm, ref_err, s.balloon.suggested.size_mm, s.rvd_mm, s.jbtk.text, l.subintimal_frames
     );
     assert!(len_err.abs() <= 2.0, "lesion length error {len_err} frames");
     assert!(ref_err.iter().all(|e| e.abs() <= 0.1), "{ref_err:?}");
@@ -186,6 +244,8 @@ fn demo_summary_matches_truth_and_reports_are_well_formed() {
     // Calcium at the entry and the second wire in the lesion are seen.
     assert_eq!(l.entry_calcified, Some(true), "{:?}", l.entry_calcium_arc_deg);
     assert!(l.frames_with_guidewire >= 10, "{}", l.frames_with_guidewire);
+    // The subintimal stretch (12 frames) is counted; per-frame calls, so a miss or two is fine.
+    assert!((9..=13).contains(&l.subintimal_frames), "{}", l.subintimal_frames);
     // J-BTK: blunt (user) + calcified entry; RVD item from the measured RVD; length < 200 mm.
     let j = &s.jbtk;
     assert_eq!(j.items[0].present, Some(true));
@@ -247,6 +307,9 @@ fn random_case(k: u64) -> PullbackSpec {
         proximal_vessel_diameter_mm: proximal,
         reference_plaque_burden: 0.42 + 0.08 * u(),
         entry_calcium_arc_deg: if u() < 0.5 { 0.0 } else { 80.0 + 80.0 * u() },
+        // The catheter stays in the occluded channel (the demo's subintimal stretch is
+        // checked by `demo_subintimal_stretch_is_recognised`).
+        subintimal_length_mm: 0.0,
         ..PullbackSpec::default()
     }
 }

@@ -1,6 +1,6 @@
 //! Writes the demo pullback `fixtures/demo` (or another folder): a phantom pullback with a
-//! distal reference, a CTO with a second wire and calcium at its proximal entry, and a proximal
-//! reference (`truelumen::sim::pullback::PullbackSpec::default()`).
+//! distal reference, a CTO with a second wire, a subintimal stretch and calcium at its proximal
+//! entry, and a proximal reference (`truelumen::sim::pullback::PullbackSpec::default()`).
 //!
 //! ```sh
 //! cargo run --release --example demo_pullback -- fixtures/demo

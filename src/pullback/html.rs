@@ -193,7 +193,7 @@ pub(crate) fn render(r: &PullbackReport) -> Result<String, Error> {
                 &mut h,
                 "Lesion (CTO)",
                 &format!(
-                    "<span class=\"big\">{:.1} mm</span> — frames {}–{} ({:.1}–{:.1} mm, {} frames, {} occluded); second guidewire seen in {} lesion frames",
+                    "<span class=\"big\">{:.1} mm</span> — frames {}–{} ({:.1}–{:.1} mm, {} frames, {} occluded); second guidewire seen in {} lesion frames; catheter subintimal (true lumen beside it) in {} lesion frames",
                     l.length_mm,
                     l.first_frame,
                     l.last_frame,
@@ -201,7 +201,8 @@ pub(crate) fn render(r: &PullbackReport) -> Result<String, Error> {
                     l.end_mm,
                     l.n_frames,
                     l.occluded_frames,
-                    l.frames_with_guidewire
+                    l.frames_with_guidewire,
+                    l.subintimal_frames
                 ),
             );
             row(

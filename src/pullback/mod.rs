@@ -244,6 +244,8 @@ pub struct FrameRecord {
     pub lumen_contrast: f64,
     /// Whether a second guidewire was seen.
     pub guidewire: bool,
+    /// Whether the catheter was called subintimal (true lumen beside it).
+    pub subintimal: bool,
     /// Largest calcium arc of the frame, degrees (see [`calcium_arc_deg`]).
     pub calcium_arc_deg: f64,
     /// Dissimilarity to the previous frame (gating signal), grey levels.
@@ -277,6 +279,7 @@ impl FrameRecord {
             plaque_burden: result.plaque_burden.unwrap_or(f64::NAN),
             lumen_contrast: if l.is_some() { result.quality.lumen_contrast } else { f64::NAN },
             guidewire: result.guidewire.is_some(),
+            subintimal: result.catheter_position == crate::report::CatheterPosition::Subintimal,
             calcium_arc_deg: calcium_arc_deg(result),
             dissimilarity: 0.0,
         }

@@ -154,6 +154,11 @@ pub struct Lesion {
     pub occluded_frames: usize,
     /// Frames with a second guidewire inside the lesion.
     pub frames_with_guidewire: usize,
+    /// Frames inside the lesion in which the catheter was called `subintimal` (the true lumen
+    /// beside it, not around it; per frame, no smoothing). Added 2026-11-29; absent in older
+    /// documents (read as 0).
+    #[serde(default)]
+    pub subintimal_frames: usize,
     /// Other, shorter runs of lesion frames.
     pub other_runs: usize,
     /// The criterion in words.
@@ -455,6 +460,7 @@ pub fn summarize(
             calcium_source: CALCIUM_SOURCE.to_string(),
             occluded_frames: (a..=b).filter(|&k| s.occluded[k] >= 0.5).count(),
             frames_with_guidewire: (a..=b).filter(|&k| records[s.frames[k]].guidewire).count(),
+            subintimal_frames: (a..=b).filter(|&k| records[s.frames[k]].subintimal).count(),
             other_runs: runs.len() - 1,
             criterion: format!(
                 "contiguous frames that are occluded (no lumen found, or lumen contrast < {} speckle SDs: not echolucent), \

@@ -10,6 +10,19 @@
 //! inside it the lumen narrows over `stump_taper_mm` to a thrombus-filled (`occluded`) channel just
 //! wide enough for the IVUS catheter, which crossed it. Calcium arcs sit at the proximal entry over
 //! `entry_calcium_length_mm`, and a second guidewire lies in the plaque over the rest of the lesion.
+//!
+//! *Subintimal stretch* (the situation of IVUS-guided parallel wiring): over
+//! `subintimal_start_mm` to `subintimal_start_mm + subintimal_length_mm`, inside the occluded
+//! part of the lesion, the catheter runs in the subintimal space instead of the occluded channel:
+//! the vessel is shifted so that the catheter lies `SUBINTIMAL_MEDIA_GAP_MM` inside the media's
+//! inner border, and the plaque-filled true lumen (lined by a thin intima, [`super::CtoSpec`])
+//! fills the room on the far side, [`SUBINTIMAL_CLEARANCE_MM`] from the catheter (the geometry of
+//! [`PhantomSpec::random_cto`]'s subintimal scenes, made deterministic and continuous along the
+//! stretch; frames with calcium keep the catheter in the channel). The second wire, which the
+//! operator advances distally toward the true lumen, lies in the wall 0.25 mm beside the
+//! catheter, 60° off the lumen's direction at the stretch's proximal end and 35° off at 30 % of
+//! it from its distal end, and inside the true lumen over the distal 30 %. The switch in and out of the
+//! stretch is abrupt (one frame to the next), a simplification of the re-entry.
 //! Frame `i` is at `z = i · pullback_mm_per_s / fps` and time `t = i / fps`.
 //!
 //! *Cardiac motion* (for testing image-based gating): the whole anatomy moves against the catheter
@@ -26,6 +39,7 @@
 use super::spec::{CATHETER_CLEARANCE_MM, CalciumSpec, PhantomSpec, WIRE_DIAMETER_MM, WireSpec};
 use super::{Harmonic, StarShape};
 use crate::error::{Error, check_positive, check_range};
+use crate::report::CatheterPosition;
 use serde::{Deserialize, Serialize};
 
 /// Geometry and timing of a phantom pullback (see the module doc).
@@ -66,12 +80,27 @@ pub struct PullbackSpec {
     pub cardiac_motion_mm: f64,
     /// Fresh speckle per frame (seed + i) instead of one shared pattern.
     pub fresh_speckle: bool,
+    /// Distal end of the stretch in which the catheter runs in the subintimal space, mm from
+    /// the first frame (module docs; only inside the occluded part of the lesion).
+    #[serde(default)]
+    pub subintimal_start_mm: f64,
+    /// Length of that stretch, mm (0 = none).
+    #[serde(default)]
+    pub subintimal_length_mm: f64,
 }
+
+/// Distance of a subintimal catheter from the media's inner border, mm.
+pub const SUBINTIMAL_MEDIA_GAP_MM: f64 = 0.05;
+/// Tissue between a subintimal catheter and the true lumen's intima, mm.
+pub const SUBINTIMAL_CLEARANCE_MM: f64 = 0.08;
+/// Intima lining the true lumen in the subintimal stretch: thickness (mm) and echo over plaque (dB).
+const SUBINTIMAL_INTIMA: (f64, f64) = (0.04, 4.0);
 
 impl Default for PullbackSpec {
     /// The committed demo: 64 frames of 256x256 px, one frame per 0.5 mm (fps 2, 1 mm/s), first
     /// frame distal: distal reference (EEM 2.3 mm) → 14 mm CTO with a second wire and calcium at
-    /// its proximal entry → patent proximal reference (EEM 2.8 mm).
+    /// its proximal entry, the catheter subintimal over 11.5–17.5 mm (frames 23–34) → patent
+    /// proximal reference (EEM 2.8 mm).
     fn default() -> Self {
         let frame = PhantomSpec {
             n_lines: 256,
@@ -99,6 +128,8 @@ impl Default for PullbackSpec {
             heart_rate_bpm: 60.0,
             cardiac_motion_mm: 0.0,
             fresh_speckle: true,
+            subintimal_start_mm: 11.5,
+            subintimal_length_mm: 6.0,
         }
     }
 }
@@ -143,6 +174,17 @@ impl PullbackSpec {
             && z_mm < self.lesion_start_mm + self.lesion_length_mm
     }
 
+    /// Whether position `z` lies in the subintimal stretch (module docs): in it and in the
+    /// occluded part of the lesion (at least `stump_taper_mm` from both lesion ends).
+    pub fn in_subintimal(&self, z_mm: f64) -> bool {
+        self.subintimal_length_mm > 0.0
+            && z_mm >= self.subintimal_start_mm
+            && z_mm < self.subintimal_start_mm + self.subintimal_length_mm
+            && self.in_lesion(z_mm)
+            && (z_mm - self.lesion_start_mm).min(self.lesion_start_mm + self.lesion_length_mm - z_mm)
+                >= self.stump_taper_mm
+    }
+
     /// Checks the fields.
     ///
     /// # Errors
@@ -163,6 +205,8 @@ impl PullbackSpec {
         check_range("entry_calcium_length_mm", self.entry_calcium_length_mm, 0.0, 1e6)?;
         check_range("heart_rate_bpm", self.heart_rate_bpm, 20.0, 240.0)?;
         check_range("cardiac_motion_mm", self.cardiac_motion_mm, 0.0, 1.0)?;
+        check_range("subintimal_start_mm", self.subintimal_start_mm, 0.0, 1e6)?;
+        check_range("subintimal_length_mm", self.subintimal_length_mm, 0.0, 1e6)?;
         Ok(())
     }
 
@@ -244,8 +288,60 @@ impl PullbackSpec {
                 });
             }
         }
+        if self.in_subintimal(z) && s.calcium.is_empty() {
+            self.make_subintimal(&mut s, z, r_vessel);
+        }
         s.validate()?;
         Ok(s)
+    }
+
+    /// Moves the catheter of frame spec `s` (at `z`, EEM radius `r_vessel`) into the subintimal
+    /// space and places the true lumen and the second wire (module docs, *Subintimal stretch*).
+    fn make_subintimal(&self, s: &mut PhantomSpec, z: f64, r_vessel: f64) {
+        let rc = s.catheter_radius_mm;
+        let media = s.media_thickness_mm;
+        let (intima, intima_db) = SUBINTIMAL_INTIMA;
+        let frac = ((z - self.subintimal_start_mm) / self.subintimal_length_mm).clamp(0.0, 1.0);
+        // Direction from the vessel centre to the catheter, turning slowly along the stretch.
+        let theta = (35.0 + 4.0 * (z - self.subintimal_start_mm)).to_radians();
+        let u = [theta.cos(), theta.sin()];
+        let inner = r_vessel - media;
+        let d = inner - SUBINTIMAL_MEDIA_GAP_MM - rc;
+        // The lumen fills the room between the catheter (plus clearance and intima) and the
+        // media on the far side, 0.03 mm inside it.
+        let near = d - rc - SUBINTIMAL_CLEARANCE_MM - intima;
+        let r_lumen = 0.5 * (near + inner - 0.03);
+        let c = near - r_lumen; // lumen centre along `u`, vessel-centred
+        // Catheter-centred: the vessel centre is at −d·u.
+        let at = |t: f64| [(t - d) * u[0], (t - d) * u[1]];
+        s.vessel = StarShape { center_mm: at(0.0), mean_radius_mm: r_vessel, harmonics: Vec::new() };
+        s.lumen = StarShape { center_mm: at(c), mean_radius_mm: r_lumen, harmonics: Vec::new() };
+        s.cto = Some(super::CtoSpec { intima_thickness_mm: intima, intima_echo_db: intima_db });
+        s.occluded = true;
+        s.lumen_echo_db = -9.0;
+        if self.second_wire {
+            let w = WIRE_DIAMETER_MM / 2.0;
+            let center = if frac < 0.3 {
+                // Inside the true lumen, off its centre toward the catheter.
+                at(c + 0.3 * r_lumen)
+            } else {
+                // In the wall beside the catheter (clear of the zone of the catheter's own
+                // wire), 60° → 35° off the lumen's direction.
+                let phi = (35.0 + 25.0 * (frac - 0.3) / 0.7).to_radians();
+                let rho = rc + 0.25 + w;
+                let (sn, cs) = phi.sin_cos();
+                // Lumen direction from the catheter is −u; rotate it by `phi`.
+                let dir = [-(u[0] * cs - u[1] * sn), -(u[0] * sn + u[1] * cs)];
+                [rho * dir[0], rho * dir[1]]
+            };
+            s.guidewire = Some(WireSpec {
+                center_mm: center,
+                radius_mm: w,
+                echo_db: 35.0,
+                shadow_factor: 0.03,
+                reverberations: 1,
+            });
+        }
     }
 
     /// Positions and times of every frame, with the spec.
@@ -272,6 +368,42 @@ mod tests {
             assert!(!s.occluded || p.in_lesion(p.position_mm(i)));
         }
         assert!(occluded > 10, "{occluded}");
+    }
+
+    #[test]
+    fn the_demo_subintimal_stretch_puts_the_lumen_beside_the_catheter() {
+        let p = PullbackSpec::default();
+        let mut n = 0;
+        for i in 0..p.n_frames {
+            let z = p.position_mm(i);
+            let s = p.frame_spec(i).unwrap();
+            let lumen = s.lumen.contour(720);
+            let vessel = s.vessel.contour(720);
+            let rc = s.catheter_radius_mm;
+            if !p.in_subintimal(z) {
+                assert!(lumen.signed_distance_mm([0.0, 0.0]) < -rc, "frame {i}");
+                continue;
+            }
+            n += 1;
+            // Catheter in the wall: lumen beside it, media just beyond it.
+            let to_lumen = lumen.signed_distance_mm([0.0, 0.0]);
+            assert!(to_lumen > rc + SUBINTIMAL_CLEARANCE_MM - 0.01, "frame {i}: {to_lumen}");
+            let to_eem = -vessel.signed_distance_mm([0.0, 0.0]);
+            assert!((to_eem - (rc + s.media_thickness_mm + SUBINTIMAL_MEDIA_GAP_MM)).abs() < 0.01, "frame {i}");
+            assert!(lumen.area_mm2() / vessel.area_mm2() > 0.15, "frame {i}");
+            assert!(lumen.points_mm.iter().all(|&q| vessel.signed_distance_mm(q) < -s.media_thickness_mm));
+            // Second wire: in the lumen over the distal 30 %, in the wall (clear of the lumen, the
+            // sheath's own-wire zone and the media) elsewhere.
+            let w = s.guidewire.as_ref().unwrap();
+            let frac = (z - p.subintimal_start_mm) / p.subintimal_length_mm;
+            let d_lumen = lumen.signed_distance_mm(w.center_mm);
+            assert_eq!(d_lumen < 0.0, frac < 0.3, "frame {i}: {d_lumen}");
+            assert!(d_lumen.abs() > 0.1, "frame {i}: {d_lumen}");
+            assert!(w.center_mm[0].hypot(w.center_mm[1]) - w.radius_mm - rc > 0.2, "frame {i}");
+            assert!(vessel.signed_distance_mm(w.center_mm) < -s.media_thickness_mm - w.radius_mm, "frame {i}");
+            assert!(s.occluded && s.cto.is_some());
+        }
+        assert_eq!(n, 12);
     }
 
     #[test]
@@ -309,6 +441,13 @@ pub struct PullbackFrameTruth {
     pub calcium_arc_deg: f64,
     /// Second guidewire present.
     pub guidewire: bool,
+    /// Where the catheter lies relative to the true lumen
+    /// ([`Truth::catheter_position_class`](super::Truth::catheter_position_class)).
+    #[serde(default)]
+    pub catheter_position: CatheterPosition,
+    /// Whether the second wire's centre lies inside the true lumen (`None`: no second wire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_in_true_lumen: Option<bool>,
 }
 
 /// The `truth.json` of a written pullback.
@@ -350,6 +489,8 @@ pub fn simulate_frame(
         occluded: t.occluded,
         calcium_arc_deg: t.calcium.iter().map(|c| c.arc_deg).fold(0.0, f64::max),
         guidewire: t.guidewire.is_some(),
+        catheter_position: t.catheter_position_class(),
+        wire_in_true_lumen: t.guidewire.as_ref().map(|w| w.in_true_lumen),
     };
     Ok((p.cart, truth))
 }
