@@ -246,6 +246,9 @@ fn demo_summary_matches_truth_and_reports_are_well_formed() {
     assert!(l.frames_with_guidewire >= 10, "{}", l.frames_with_guidewire);
     // The subintimal stretch (12 frames) is counted; per-frame calls, so a miss or two is fine.
     assert!((9..=13).contains(&l.subintimal_frames), "{}", l.subintimal_frames);
+    // Their lumen (beside the catheter, plaque-filled) counts as occluded: never the MLA.
+    let mla = s.mla.as_ref().unwrap();
+    assert!(!spec.in_subintimal(spec.position_mm(mla.index)), "MLA at frame {}", mla.index);
     // J-BTK: blunt (user) + calcified entry; RVD item from the measured RVD; length < 200 mm.
     let j = &s.jbtk;
     assert_eq!(j.items[0].present, Some(true));

@@ -29,7 +29,12 @@
 //!   (lumen contrast ≥ 15 SD in the phantoms); thrombus or fibrous tissue filling an occluded
 //!   lumen is not (contrast ≤ 4 SD). In such frames the catheter fills the remaining channel and
 //!   the lumen border the segmentation reports is unreliable, which is why occlusion is judged by
-//!   echolucency and not by the measured area alone.
+//!   echolucency and not by the measured area alone. A frame whose catheter was called
+//!   `subintimal` also counts as occluded: the catheter left the true lumen because it is
+//!   occluded there, and `quality.lumen_contrast` describes the catheter-centred border search,
+//!   not the lumen beside the catheter (whose band contrast is high even when it is filled with
+//!   plaque: it is the darkest region the beside search could find, lined by a bright intima).
+//!   Its lumen is therefore never the MLA.
 //! * Lesion frames: occluded, or smoothed plaque burden ≥ `lesion_min_plaque_burden` (default
 //!   0.70), or smoothed lumen area < `lesion_max_lumen_area_mm2` (default 1.0 mm², about an IVUS
 //!   catheter's own cross-section). The lesion is the longest

@@ -343,7 +343,7 @@ pub fn summarize(
     let vd_raw = raw(&|r| r.vessel_mean_diameter_mm);
     let pb_raw = raw(&|r| if r.lumen_found { r.plaque_burden } else { 1.0 });
     let max_contrast = config.occlusion_max_lumen_contrast;
-    let occ_raw = raw(&|r| if !r.lumen_found || r.lumen_contrast < max_contrast { 1.0 } else { 0.0 });
+    let occ_raw = raw(&|r| if !r.lumen_found || r.subintimal || r.lumen_contrast < max_contrast { 1.0 } else { 0.0 });
     let mut outliers: Vec<usize> = hampel_outliers(&la_raw, half, config.outlier_mads, 0.15)
         .into_iter()
         .chain(hampel_outliers(&va_raw, half, config.outlier_mads, 0.3))
@@ -463,7 +463,7 @@ pub fn summarize(
             subintimal_frames: (a..=b).filter(|&k| records[s.frames[k]].subintimal).count(),
             other_runs: runs.len() - 1,
             criterion: format!(
-                "contiguous frames that are occluded (no lumen found, or lumen contrast < {} speckle SDs: not echolucent), \
+                "contiguous frames that are occluded (no lumen found, catheter subintimal, or lumen contrast < {} speckle SDs: not echolucent), \
                  or have plaque burden >= {} or lumen area < {} mm2 (all smoothed); \
                  length = last - first position + one frame spacing ({:.3} mm)",
                 config.occlusion_max_lumen_contrast, config.lesion_min_plaque_burden, config.lesion_max_lumen_area_mm2, spacing
