@@ -14,15 +14,15 @@
 //! *Subintimal stretch* (the situation of IVUS-guided parallel wiring): over
 //! `subintimal_start_mm` to `subintimal_start_mm + subintimal_length_mm`, inside the occluded
 //! part of the lesion, the catheter runs in the subintimal space instead of the occluded channel:
-//! the vessel is shifted so that the catheter lies `SUBINTIMAL_MEDIA_GAP_MM` inside the media's
+//! the vessel is shifted so that the catheter lies [`SUBINTIMAL_MEDIA_GAP_MM`] inside the media's
 //! inner border, and the plaque-filled true lumen (lined by a thin intima, [`super::CtoSpec`])
 //! fills the room on the far side, [`SUBINTIMAL_CLEARANCE_MM`] from the catheter (the geometry of
 //! [`PhantomSpec::random_cto`]'s subintimal scenes, made deterministic and continuous along the
 //! stretch; frames with calcium keep the catheter in the channel). The second wire, which the
 //! operator advances distally toward the true lumen, lies in the wall 0.25 mm beside the
 //! catheter, 60° off the lumen's direction at the stretch's proximal end and 35° off at 30 % of
-//! it from its distal end, and inside the true lumen over the distal 30 %. The switch in and out of the
-//! stretch is abrupt (one frame to the next), a simplification of the re-entry.
+//! it from its distal end, and inside the true lumen over the distal 30 %. The switch in and out
+//! of the stretch is abrupt (one frame to the next), a simplification of the re-entry.
 //! Frame `i` is at `z = i · pullback_mm_per_s / fps` and time `t = i / fps`.
 //!
 //! *Cardiac motion* (for testing image-based gating): the whole anatomy moves against the catheter
