@@ -14,6 +14,8 @@
 //!   accuracy; for correctly placed subintimal lumens, the radial border error per ray by the
 //!   ray's angle from the catheter→lumen direction (`RAYDUMP=1`: every ray).
 //! * `LUMEN_REFINE=0`: no half-power refinement of a catheter-enclosing lumen.
+//! * `DEMO=1`: frames of the demo pullback (`PullbackSpec::default()`), the start and count
+//!   being frame indices (e.g. `DEMO=1 CTO=1 BESIDE=1 tune 23 12` for its subintimal stretch).
 //! * `BESIDE=0` / `BESIDE=1`: search for the true lumen beside the catheter off / on (default:
 //!   the pipeline default); `BESIDE=1` also prints the true-lumen evidence without `CTO`.
 //! * `FILTER='{"kind":"lee",...}'`: speckle filter (JSON of `SpeckleFilter`).
@@ -69,7 +71,13 @@ fn main() {
     let mut ray_err: Vec<Vec<f64>> = vec![Vec::new(); 6];
     for seed in start..start + count {
         let cto = std::env::var("CTO").is_ok();
-        let mut spec = if cto { PhantomSpec::random_cto(seed) } else { PhantomSpec::random(seed) };
+        let mut spec = if std::env::var("DEMO").is_ok() {
+            truelumen::sim::pullback::PullbackSpec::default().frame_spec(seed as usize).unwrap()
+        } else if cto {
+            PhantomSpec::random_cto(seed)
+        } else {
+            PhantomSpec::random(seed)
+        };
         if std::env::var("FIX512").is_ok() {
             let f = 512.0 / spec.image_side_px as f64;
             spec.catheter_offset_px = [spec.catheter_offset_px[0] * f, spec.catheter_offset_px[1] * f];
