@@ -64,6 +64,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "guidance_rotate_deg",
     "guidance_hint",
     "balloon_suggestion_mm",
+    "catheter_position",
+    "lumen_encloses_catheter",
     "flags",
 ];
 
@@ -269,6 +271,10 @@ pub fn csv_row_with_balloon(f: &FrameResult, balloon_mm: Option<f64>) -> Vec<Str
     row.push(num(f.guidance.as_ref().and_then(|g| g.rotate_deg)));
     row.push(f.guidance.as_ref().map(|g| g.hint.clone()).unwrap_or_default());
     row.push(num(balloon_mm));
+    row.push(
+        serde_json::to_value(f.catheter_position).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+    );
+    row.push(lumen.map(|l| l.encloses_catheter.to_string()).unwrap_or_default());
     row.push(flags.join(";"));
     row
 }
@@ -565,6 +571,7 @@ mod tests {
                 confidence: 0.9,
             }),
             quality: Quality::default(),
+            catheter_position: crate::report::CatheterPosition::Subintimal,
             ..empty.clone()
         };
         vec![empty, full]
@@ -589,6 +596,10 @@ mod tests {
         assert_eq!(&rows[1][col("guidewire_relative_angle_deg")], "-90");
         assert_eq!(&rows[1][col("guidewire_in_true_lumen")], "false");
         assert_eq!(&rows[1][col("flags")], "");
+        assert_eq!(&rows[0][col("catheter_position")], "unknown");
+        assert_eq!(&rows[0][col("lumen_encloses_catheter")], "");
+        assert_eq!(&rows[1][col("catheter_position")], "subintimal");
+        assert_eq!(&rows[1][col("lumen_encloses_catheter")], "false");
         assert!(rows.iter().all(|r| r.len() == CSV_COLUMNS.len()));
     }
 
