@@ -29,7 +29,7 @@
 //!   explained the image nearly equally well), rules 2–5 end with [`SIDE_UNCERTAIN_NOTE`]:
 //!   the direction may point at the wrong lumen.
 //!
-//!   `D` has one decimal. "clockwise"/"counter-clockwise" refer to the *displayed* image
+//!   "clockwise"/"counter-clockwise" refer to the *displayed* image
 //!   (the convention of [`crate::geometry`]): the hint says where the wire must move on the
 //!   screen, not which way to torque the wire, which depends on the wire and the view.
 //!

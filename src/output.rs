@@ -235,6 +235,11 @@ pub fn csv_row(f: &FrameResult) -> Vec<String> {
     csv_row_with_balloon(f, None)
 }
 
+/// The name a unit enum variant has in `results.json` (e.g. `subintimal`), for the CSV.
+fn json_name<T: serde::Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned))
+}
+
 /// The CSV cells of one frame with the per-frame balloon suggestion
 /// (`balloon_suggestion_mm`, from [`crate::pullback::PullbackAnalyzer::balloon_for`]).
 pub fn csv_row_with_balloon(f: &FrameResult, balloon_mm: Option<f64>) -> Vec<String> {
@@ -242,13 +247,7 @@ pub fn csv_row_with_balloon(f: &FrameResult, balloon_mm: Option<f64>) -> Vec<Str
     let vessel = f.vessel.as_ref();
     let wire = f.guidewire.as_ref();
     let plaque_area = lumen.zip(vessel).map(|(l, v)| v.area_mm2 - l.area_mm2);
-    let flags: Vec<String> = f
-        .quality
-        .flags
-        .iter()
-        .filter_map(|q| serde_json::to_value(q).ok())
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
+    let flags: Vec<String> = f.quality.flags.iter().filter_map(json_name).collect();
     let mut row = Vec::with_capacity(CSV_COLUMNS.len());
     row.push(f.index.to_string());
     row.push(f.source.clone());
@@ -271,9 +270,7 @@ pub fn csv_row_with_balloon(f: &FrameResult, balloon_mm: Option<f64>) -> Vec<Str
     row.push(num(f.guidance.as_ref().and_then(|g| g.rotate_deg)));
     row.push(f.guidance.as_ref().map(|g| g.hint.clone()).unwrap_or_default());
     row.push(num(balloon_mm));
-    row.push(
-        serde_json::to_value(f.catheter_position).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-    );
+    row.push(json_name(&f.catheter_position).unwrap_or_default());
     row.push(lumen.map(|l| l.encloses_catheter.to_string()).unwrap_or_default());
     row.push(flags.join(";"));
     row
