@@ -21,7 +21,7 @@ use crate::report::{CatheterPosition, FrameResult, Quality, QualityFlag, RegionR
 use crate::scan::PolarSampler;
 use crate::segment::beside::{
     BELOW_RANGE_SD_RATIO, BESIDE_LINES, BesideWorkspace, CATHETER_MARGIN_MM, EEM_KEEP_OUT_MARGIN_MM,
-    EEM_RESEARCH_MIN_AREA_RATIO, EemWorkspace, KeepOut, LUMEN_LINING_MM, PATENT_UNCERTAIN_DB, PolarView,
+    EEM_RESEARCH_MIN_AREA_RATIO, EemWorkspace, KeepOut, LUMEN_LINING_MM, LumenSide, PATENT_UNCERTAIN_DB, PolarView,
     RegionEvidence, SIDE_UNCERTAIN_Z, SPECKLE_SD_DB, TrueLumenEvidence, WALL_CONTACT_FRACTION,
     WALL_CONTACT_PROBE_SAMPLES, beside_margin_z, beside_wins, darkest_interior_mean, find_lumen_beside,
     interior_sd_ratio, partition_evidence, partition_evidence_within, patent_lumen, patent_margin_db, recentred_eem,
@@ -403,6 +403,36 @@ impl Pipeline {
         index: usize,
         source: &str,
     ) -> Result<FrameResult, Error> {
+        self.process_inner(frame, calib, index, source, None)
+    }
+
+    /// [`Pipeline::process`] with the true lumen taken on `side` of the catheter whenever a
+    /// lumen was found there, whatever the evidence says (everything else is unchanged, the
+    /// quality flags included). Used by the sequence pass [`crate::pullback::sides`] to analyse
+    /// a frame again with the side its neighbours agree on. Where no lumen was found on `side`
+    /// (no lumen beside the catheter), the result equals [`Pipeline::process`]'s.
+    ///
+    /// # Errors
+    /// As [`Pipeline::process`].
+    pub fn process_with_side(
+        &mut self,
+        frame: &CartImage,
+        calib: Calibration,
+        index: usize,
+        source: &str,
+        side: LumenSide,
+    ) -> Result<FrameResult, Error> {
+        self.process_inner(frame, calib, index, source, Some(side))
+    }
+
+    fn process_inner(
+        &mut self,
+        frame: &CartImage,
+        calib: Calibration,
+        index: usize,
+        source: &str,
+        side: Option<LumenSide>,
+    ) -> Result<FrameResult, Error> {
         let mut clk = StageClock::start();
         let (rows, cols) = frame.shape();
         if frame.as_slice().iter().any(|v| !v.is_finite()) {
@@ -516,7 +546,7 @@ impl Pipeline {
             vessel_floor: &self.vessel_floor,
         };
         segment_borders(&self.filtered, &geom, start, &masks, &self.config.segment, &mut self.seg);
-        let (beside_c, catheter_position) = self.true_lumen(&geom, start, end, catheter_radius_mm);
+        let (beside_c, catheter_position) = self.true_lumen(&geom, start, end, catheter_radius_mm, side);
         let lumen_beside = beside_c.is_some();
         // A catheter-enclosing lumen at the half-power point of its rise, like the EEM below
         // (the lumen beside the catheter was refined by `true_lumen`).
@@ -691,13 +721,15 @@ impl Pipeline {
     /// lumen of the last [`segment_borders`] call with the best lumen beside the catheter by
     /// their region evidence. Returns the beside-the-catheter contour when it wins, and the
     /// catheter position class. Lumen contrast for the patent/occluded decision is measured on
-    /// the unfiltered frame `self.polar`.
+    /// the unfiltered frame `self.polar`. `side` overrides the comparison when both were found
+    /// ([`Pipeline::process_with_side`]).
     fn true_lumen(
         &mut self,
         geom: &PolarGeometry,
         start: usize,
         end: usize,
         catheter_radius_mm: f64,
+        side: Option<LumenSide>,
     ) -> (Option<Contour>, CatheterPosition) {
         let mmps = geom.mm_per_sample;
         let enclosing = &self.seg.borders.lumen;
@@ -946,7 +978,12 @@ impl Pipeline {
             eem_contrast(&self.seg.norm, &self.wall_path, &self.shadows.bridge, wm, wa, sd as f32) as f64;
         let eem_joint_sd =
             eem_contrast(&self.seg.norm, &self.seg.borders.vessel, &self.shadows.bridge, wm, wa, sd as f32) as f64;
-        let use_beside = beside && beside_wins(&p_enclosing, &p_beside, eem_gap_mm);
+        let use_beside = beside
+            && match side {
+                None => beside_wins(&p_enclosing, &p_beside, eem_gap_mm),
+                Some(LumenSide::Beside) => true,
+                Some(LumenSide::AroundCatheter) => false,
+            };
         self.last_true_lumen = TrueLumenEvidence {
             enclosing: e_enclosing,
             beside: beside.then_some(self.beside.best.evidence),

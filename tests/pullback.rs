@@ -18,11 +18,14 @@
 //! boundary that separates the two sizes. It fails on any other kind of error.
 
 use std::path::Path;
+use truelumen::guidewire::resolve_wire_sequence;
 use truelumen::io::read_image;
 use truelumen::pipeline::{self, BatchFrame, Calibration, PipelineConfig};
 use truelumen::plane::CartImage;
 use truelumen::pullback::report::{PullbackReport, REQUIRED_KEYS, SUMMARY_SCHEMA_VERSION, Summary};
+use truelumen::pullback::sides::resolve_lumen_sides;
 use truelumen::pullback::{PullbackAnalyzer, PullbackConfig, Timing, gating};
+use truelumen::report::FrameResult;
 use truelumen::sim::Simulator;
 use truelumen::sim::pullback::{PullbackFrameTruth, PullbackSpec, PullbackTruthFile, cardiac_pulse, simulate_frame};
 
@@ -43,10 +46,12 @@ fn analyze(images: &[CartImage], mm_per_px: f64, timing: &Timing, config: Pullba
         .enumerate()
         .map(|(i, im)| BatchFrame { image: im.clone(), calib, index: i, source: format!("frame_{i:04}.png") })
         .collect();
-    let results = pipeline::process_batch(&pconf, &batch).unwrap();
+    let single: Vec<FrameResult> =
+        pipeline::process_batch(&pconf, &batch).unwrap().into_iter().map(Result::unwrap).collect();
+    let results = sequence_passes(&single, &batch);
     let mut pb = PullbackAnalyzer::new(config, pconf, calib).unwrap();
-    for (r, f) in results.into_iter().zip(&batch) {
-        pb.observe(&r.unwrap(), &f.image);
+    for (r, f) in results.iter().zip(&batch) {
+        pb.observe(r, &f.image);
     }
     pb.finish(timing, "test", |i| Ok(images[i].clone())).unwrap()
 }
@@ -166,38 +171,105 @@ fn demo_fixture_regenerates_byte_identically() {
 
 /// The demo's subintimal stretch (`PullbackSpec::default()`, 11.5–17.5 mm: catheter in the
 /// wall, plaque-filled true lumen beside it, second wire in the lumen over the stretch's distal
-/// 30 % and 35–60° off it in the wall elsewhere), scored against the exact per-frame truth.
-/// One pullback of 12 such frames shows that the quick start exercises the case the product
-/// exists for; the accuracy targets of issue #3 are measured on 60+ varied frames in
+/// 30 % and 35–60° off it in the wall elsewhere), scored against the exact per-frame truth,
+/// frame by frame and after the sequence passes `truelumen analyze` runs (lumen side, then own
+/// wire). One pullback of 12 such frames shows that the quick start exercises the case the
+/// product exists for; the accuracy targets of issue #3 are measured on 60+ varied frames in
 /// `tests/true_lumen.rs` and `tests/wires_calcium.rs`. Floors below the achieved figures
-/// (2026-11-29: position 10 of 12, lumen Jaccard 0.826 on the 10 frames called subintimal,
-/// wire inside/outside 10 of 12, relative-angle error median 2.5°).
+/// (2026-11-29, frame by frame: position 10 of 12, lumen Jaccard 0.826 on the 10 frames called
+/// subintimal, wire inside/outside 10 of 12, relative-angle error median 2.5°; session 19 with
+/// the passes: see the printed figures and [`SIDE_PASS_FLOORS`]).
 #[test]
 fn demo_subintimal_stretch_is_recognised() {
-    use truelumen::eval::{Reference, score_frame, shift_to_truth_center};
     use truelumen::report::CatheterPosition;
     let truth: PullbackTruthFile =
         serde_json::from_str(&std::fs::read_to_string(Path::new(DEMO).join("truth.json")).unwrap()).unwrap();
     let spec = &truth.spec;
     let stretch: Vec<usize> = (0..spec.n_frames).filter(|&i| spec.in_subintimal(spec.position_mm(i))).collect();
     assert_eq!(stretch.len(), 12);
-    let calib = Calibration::Cartesian { mm_per_px: spec.frame.mm_per_px() };
-    let mut p = truelumen::Pipeline::new(PipelineConfig::default()).unwrap();
-    let mut sim = Simulator::new();
-    let (mut position_ok, mut jaccard, mut inside_ok, mut wires, mut angle_err) = (0, Vec::new(), 0, 0, Vec::new());
     for &i in &stretch {
-        let t = &truth.frames[i];
-        assert_eq!(t.catheter_position, CatheterPosition::Subintimal);
-        let full = sim.simulate(&spec.frame_spec(i).unwrap()).unwrap().truth;
-        let image = read_image(&Path::new(DEMO).join(&t.file)).unwrap();
-        let r = p.process(&image, calib, i, &t.file).unwrap();
-        let score = score_frame(&shift_to_truth_center(&r, &full).unwrap(), &Reference::from(&full));
+        assert_eq!(truth.frames[i].catheter_position, CatheterPosition::Subintimal);
+    }
+    let calib = Calibration::Cartesian { mm_per_px: spec.frame.mm_per_px() };
+    let images: Vec<CartImage> =
+        truth.frames.iter().map(|f| read_image(&Path::new(DEMO).join(&f.file)).unwrap()).collect();
+    let batch: Vec<BatchFrame> = images
+        .iter()
+        .zip(&truth.frames)
+        .enumerate()
+        .map(|(i, (im, t))| BatchFrame { image: im.clone(), calib, index: i, source: t.file.clone() })
+        .collect();
+    let single: Vec<FrameResult> =
+        pipeline::process_batch(&PipelineConfig::default(), &batch).unwrap().into_iter().map(Result::unwrap).collect();
+    let passed = sequence_passes(&single, &batch);
+    let mut sim = Simulator::new();
+    let fulls: Vec<_> = stretch.iter().map(|&i| sim.simulate(&spec.frame_spec(i).unwrap()).unwrap().truth).collect();
+    let mut figures = Vec::new();
+    for (what, results) in [("frame by frame", &single), ("with the sequence passes", &passed)] {
+        let f = stretch_figures(&stretch, results, &fulls, &truth.frames);
+        println!(
+            "demo subintimal stretch, {what}: position {}/{}, lumen Jaccard {:.3} over the {} frames called subintimal, \
+             wire inside/outside {}/{}, relative-angle error median {:.1}° ({} wires matched)",
+            f.position_ok,
+            stretch.len(),
+            f.mean_jaccard,
+            f.n_subintimal,
+            f.inside_ok,
+            f.wires,
+            f.median_angle_deg,
+            f.n_angles
+        );
+        assert_eq!(f.wires, stretch.len());
+        assert!(f.n_angles >= 10 && f.median_angle_deg <= 5.0, "{what}: {f:?}");
+        figures.push(f);
+    }
+    let (one, seq) = (&figures[0], &figures[1]);
+    assert!(one.position_ok >= 9 && one.mean_jaccard >= 0.75 && one.inside_ok >= 9, "frame by frame: {one:?}");
+    let [pos, jac, inside] = SIDE_PASS_FLOORS;
+    assert!(
+        seq.position_ok as f64 >= pos && seq.mean_jaccard >= jac && seq.inside_ok as f64 >= inside,
+        "with the sequence passes: {seq:?}"
+    );
+    // Outside the stretch the passes change no catheter position.
+    for (i, (a, b)) in single.iter().zip(&passed).enumerate().filter(|(i, _)| !stretch.contains(i)) {
+        assert_eq!(a.catheter_position, b.catheter_position, "frame {i}");
+    }
+}
+
+/// Floors of the demo stretch after the sequence passes: positions right (of 12), lumen
+/// Jaccard over the frames called subintimal, wire inside/outside right (of 12).
+const SIDE_PASS_FLOORS: [f64; 3] = [11.0, 0.75, 10.0];
+
+/// Figures of the demo's subintimal stretch.
+#[derive(Debug)]
+struct StretchFigures {
+    position_ok: usize,
+    n_subintimal: usize,
+    mean_jaccard: f64,
+    wires: usize,
+    inside_ok: usize,
+    n_angles: usize,
+    median_angle_deg: f64,
+}
+
+fn stretch_figures(
+    stretch: &[usize],
+    results: &[FrameResult],
+    fulls: &[truelumen::sim::Truth],
+    truth: &[PullbackFrameTruth],
+) -> StretchFigures {
+    use truelumen::eval::{Reference, score_frame, shift_to_truth_center};
+    use truelumen::report::CatheterPosition;
+    let (mut position_ok, mut jaccard, mut inside_ok, mut wires, mut angle_err) = (0, Vec::new(), 0, 0, Vec::new());
+    for (&i, full) in stretch.iter().zip(fulls) {
+        let r = &results[i];
+        let score = score_frame(&shift_to_truth_center(r, full).unwrap(), &Reference::from(full));
         let called = r.catheter_position == CatheterPosition::Subintimal;
         position_ok += usize::from(called);
         if called {
             jaccard.push(score.lumen_jaccard);
         }
-        if t.wire_in_true_lumen.is_some() {
+        if truth[i].wire_in_true_lumen.is_some() {
             wires += 1;
             inside_ok += usize::from(score.inside_correct == Some(true));
             if let Some(e) = score.relative_angle_err_deg {
@@ -205,21 +277,31 @@ fn demo_subintimal_stretch_is_recognised() {
             }
         }
     }
-    let mean_j = jaccard.iter().sum::<f64>() / jaccard.len().max(1) as f64;
     angle_err.sort_by(f64::total_cmp);
-    let median_angle = angle_err.get(angle_err.len() / 2).copied().unwrap_or(f64::INFINITY);
-    println!(
-        "demo subintimal stretch: position {position_ok}/{}, lumen Jaccard {mean_j:.3} over the {} frames called \
-         subintimal, wire inside/outside {inside_ok}/{wires}, relative-angle error median {median_angle:.1}° ({} wires matched)",
-        stretch.len(),
-        jaccard.len(),
-        angle_err.len()
-    );
-    assert!(position_ok >= 9, "catheter position right in {position_ok} of {}", stretch.len());
-    assert!(mean_j >= 0.75, "lumen Jaccard {mean_j:.3}");
-    assert_eq!(wires, stretch.len());
-    assert!(inside_ok >= 9, "wire inside/outside right in {inside_ok} of {wires}");
-    assert!(angle_err.len() >= 10 && median_angle <= 5.0, "{angle_err:?}");
+    StretchFigures {
+        position_ok,
+        n_subintimal: jaccard.len(),
+        mean_jaccard: jaccard.iter().sum::<f64>() / jaccard.len().max(1) as f64,
+        wires,
+        inside_ok,
+        n_angles: angle_err.len(),
+        median_angle_deg: angle_err.get(angle_err.len() / 2).copied().unwrap_or(f64::INFINITY),
+    }
+}
+
+/// The sequence passes of `truelumen analyze` over one run's single-frame results: lumen side
+/// (frames analysed again from `batch`), then own wire.
+fn sequence_passes(single: &[FrameResult], batch: &[BatchFrame]) -> Vec<FrameResult> {
+    let config = PipelineConfig::default();
+    let mut p = truelumen::Pipeline::new(config.clone()).unwrap();
+    let mut results = single.to_vec();
+    resolve_lumen_sides(&mut results, |&i, side| {
+        let f = &batch[i];
+        p.process_with_side(&f.image, f.calib, f.index, &f.source, side)
+    })
+    .unwrap();
+    resolve_wire_sequence(&mut results, config.ivus_wire);
+    results
 }
 
 #[test]
@@ -422,4 +504,94 @@ fn gating_finds_the_simulated_heart_rate() {
     // The raw signal agrees with the library entry point.
     let d: Vec<f64> = report.records.iter().map(|r| r.dissimilarity).collect();
     assert_eq!(gating::gate(&d, spec.fps).unwrap().frames, g.frames);
+}
+
+/// A random phantom pullback with a subintimal stretch (deterministic in `k`; seeds 40 000+,
+/// never used to design the lumen-side pass, which was built on the demo pullback).
+fn random_subintimal_case(k: u64) -> PullbackSpec {
+    let mut state = 0x2545_F491_4F6C_DD1Du64 ^ (k * 0x9E37_79B9_7F4A_7C15);
+    let mut u = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let distal = 2.4 + 1.0 * u();
+    let lesion_start = 2.0 + 2.0 * u();
+    let lesion_length = 9.0 + 3.0 * u();
+    let sub_length = 3.0 + 3.0 * u();
+    PullbackSpec {
+        seed: 40_000 + 100 * k,
+        n_frames: 36,
+        distal_vessel_diameter_mm: distal,
+        proximal_vessel_diameter_mm: distal + 0.1 + 0.3 * u(),
+        lesion_start_mm: lesion_start,
+        lesion_length_mm: lesion_length,
+        entry_calcium_arc_deg: if u() < 0.5 { 0.0 } else { 80.0 + 60.0 * u() },
+        subintimal_start_mm: lesion_start + 2.0 + (lesion_length - 4.0 - sub_length).max(0.0) * u(),
+        subintimal_length_mm: sub_length,
+        ..PullbackSpec::default()
+    }
+}
+
+/// Random subintimal pullbacks of [`lumen_side_pass_on_random_subintimal_pullbacks`]: held out
+/// (run once, after the pass was designed; cases 0–5 showed the pass, in its first form, taking
+/// a right lumen beside the catheter round it, and cases 6–25 were the development set behind
+/// its final form, `truelumen::pullback::sides` module docs).
+const SIDE_PASS_CASES: std::ops::Range<u64> = 100..112;
+
+/// The lumen-side pass on pullbacks it was not designed on: catheter positions (subintimal or
+/// not) right frame by frame and after the pass, over every frame of 12 random pullbacks with
+/// a subintimal stretch (432 frames). The pass must not lose a right call, and every frame it
+/// changes must end on the right side.
+#[test]
+fn lumen_side_pass_on_random_subintimal_pullbacks() {
+    use truelumen::report::CatheterPosition;
+    let mut sim = Simulator::new();
+    let (mut n, mut ok_single, mut ok_pass, mut changed, mut changed_right) = (0, 0, 0, 0, 0);
+    for k in SIDE_PASS_CASES {
+        let spec = random_subintimal_case(k);
+        let calib = Calibration::Cartesian { mm_per_px: spec.frame.mm_per_px() };
+        let (batch, truth): (Vec<BatchFrame>, Vec<PullbackFrameTruth>) = (0..spec.n_frames)
+            .map(|i| {
+                let (image, t) = simulate_frame(&spec, &mut sim, i).unwrap();
+                (BatchFrame { image, calib, index: i, source: t.file.clone() }, t)
+            })
+            .unzip();
+        let single: Vec<FrameResult> = pipeline::process_batch(&PipelineConfig::default(), &batch)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let passed = sequence_passes(&single, &batch);
+        let sub = |r: &FrameResult| r.catheter_position == CatheterPosition::Subintimal;
+        let (mut a, mut b) = (0, 0);
+        for ((s, p), t) in single.iter().zip(&passed).zip(&truth) {
+            let want = t.catheter_position == CatheterPosition::Subintimal;
+            a += usize::from(sub(s) == want);
+            b += usize::from(sub(p) == want);
+            if sub(s) != want || sub(p) != want {
+                println!(
+                    "  case {k} frame {}: truth {:?}, frame by frame {:?}, after the pass {:?}",
+                    s.index, t.catheter_position, s.catheter_position, p.catheter_position
+                );
+            }
+            if sub(s) != sub(p) {
+                changed += 1;
+                changed_right += usize::from(sub(p) == want);
+            }
+        }
+        println!(
+            "side pass case {k}: {} frames, stretch {:.1} mm; subintimal or not right {a} frame by frame, {b} after the pass",
+            spec.n_frames, spec.subintimal_length_mm
+        );
+        n += spec.n_frames;
+        ok_single += a;
+        ok_pass += b;
+    }
+    println!(
+        "side pass: {ok_single}/{n} → {ok_pass}/{n} frames right; {changed} frames changed, {changed_right} of them to the right side"
+    );
+    assert!(ok_pass >= ok_single, "{ok_single} → {ok_pass}");
+    assert_eq!(changed, changed_right, "the pass moved {} frames to the wrong side", changed - changed_right);
 }

@@ -6,8 +6,9 @@
 //! lumens...), the catheter's own wire next to the sheath at one angle per pullback (±3°) in
 //! ~90 % of frames, a second wire in ~70 % (half in the true lumen, half in the plaque) and a
 //! calcium arc of 30–120° in ~45 %. Frames are analysed independently (`process_batch`), then
-//! each pullback goes through the sequence pass ([`resolve_wire_sequence`]) in frame order, as
-//! `truelumen analyze` does.
+//! each pullback goes through the sequence passes in frame order, as `truelumen analyze` does:
+//! the lumen side ([`resolve_lumen_sides`], session 19), then the own wire
+//! ([`resolve_wire_sequence`]).
 //!
 //! Bars (issue #3): second wire detected ≥ 95 % (of the second wires not hidden in the own
 //! wire's or calcium's shadow, which no image shows; they are counted and printed); own wire
@@ -39,6 +40,7 @@ use rayon::prelude::*;
 use truelumen::eval::{WireCalciumScore, score_wires_calcium, summarize_wires_calcium};
 use truelumen::guidewire::{IvusWireParams, resolve_wire_sequence};
 use truelumen::pipeline::{BatchFrame, process_batch};
+use truelumen::pullback::sides::resolve_lumen_sides;
 use truelumen::report::{FrameResult, QualityFlag};
 use truelumen::sim::{Phantom, PhantomSpec, simulate, wire_sequence, wire_sequence_cto};
 use truelumen::{Calibration, PipelineConfig};
@@ -62,10 +64,15 @@ fn analyse(phantoms: &[Phantom], config: &PipelineConfig) -> Vec<FrameResult> {
             image: p.cart.clone(),
             calib: Calibration::Cartesian { mm_per_px: p.mm_per_px },
             index: i,
-            source: format!("seed {}", p.truth.spec.seed),
+            source: results_source(p),
         })
         .collect();
     process_batch(config, &batch).unwrap().into_iter().map(|r| r.unwrap()).collect()
+}
+
+/// The source name of a phantom frame in the results.
+fn results_source(p: &Phantom) -> String {
+    format!("seed {}", p.truth.spec.seed)
 }
 
 /// Tuning harness on tuning seeds (1100–1415): prints the summary and, with
@@ -111,6 +118,7 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
     let mut scores: Vec<WireCalciumScore> = Vec::new();
     let mut single: Vec<WireCalciumScore> = Vec::new();
     let mut hints = 0;
+    let mut sides_changed = 0;
     // Inside/outside calls of matched second wires: (truth inside, distance to the true lumen
     // border in mm, call correct, flagged `wire_at_lumen_border`), for the breakdown below.
     let mut inside_calls: Vec<(bool, f64, bool, bool)> = Vec::new();
@@ -119,6 +127,14 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
             scenes(seed, FRAMES_PER_PULLBACK).par_iter().map(|s| simulate(s).unwrap()).collect();
         let mut results = analyse(&phantoms, &config);
         single.extend(results.iter().zip(&phantoms).map(|(r, p)| score_wires_calcium(r, &p.truth).unwrap()));
+        let mut again = truelumen::Pipeline::new(config.clone()).unwrap();
+        let changed = resolve_lumen_sides(&mut results, |&i, side| {
+            let p = &phantoms[i];
+            let calib = Calibration::Cartesian { mm_per_px: p.mm_per_px };
+            again.process_with_side(&p.cart, calib, i, &results_source(p), side)
+        })
+        .unwrap();
+        sides_changed += changed;
         resolve_wire_sequence(&mut results, IvusWireParams::default());
         for (r, p) in results.iter().zip(&phantoms) {
             let s = score_wires_calcium(r, &p.truth).unwrap();
@@ -167,7 +183,9 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
     }
     let sum = summarize_wires_calcium(&scores);
     println!("\nsingle-frame (no sequence pass):\n{}\n", summarize_wires_calcium(&single));
-    println!("with the sequence pass:\n{sum}\nhints: {hints}");
+    println!(
+        "with the sequence passes:\n{sum}\nhints: {hints}; frames whose lumen side the side pass changed: {sides_changed}"
+    );
     println!("inside/outside by truth and distance from the wire centre to the true lumen border:");
     for inside in [true, false] {
         for (lo, hi) in [(0.0, 0.25), (0.25, 0.5), (0.5, f64::INFINITY)] {

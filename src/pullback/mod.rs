@@ -15,7 +15,8 @@
 //!    ACC clinical expert consensus on IVUS, JACC 37(5):1478–1492, 2001);
 //! 5. applies the balloon-sizing rule ([`balloon`]) and the J-BTK score ([`jbtk`]);
 //! 6. re-reads the key frames (MLA, references, lesion entry) through a callback, analyses them
-//!    again (the pipeline is deterministic, so the result equals the streamed one) and renders
+//!    again (the pipeline is deterministic, so the result equals the streamed one; a frame whose
+//!    lumen side the sequence pass [`sides`] changed is analysed with that side) and renders
 //!    their overlays as thumbnails.
 //!
 //! The result is a [`report::PullbackReport`] that writes `summary.json` and `report.html`.
@@ -53,6 +54,7 @@ pub mod jbtk;
 pub mod lmode;
 pub mod report;
 pub mod series;
+pub mod sides;
 
 use crate::error::{Error, check_positive, check_range};
 use crate::pipeline::{Calibration, Pipeline, PipelineConfig};
@@ -251,6 +253,9 @@ pub struct FrameRecord {
     pub guidewire: bool,
     /// Whether the catheter was called subintimal (true lumen beside it).
     pub subintimal: bool,
+    /// The lumen side the sequence pass took from the neighbouring frames ([`sides`]), if it
+    /// changed this frame; key frames are analysed again with it.
+    pub side_from_neighbours: Option<sides::LumenSide>,
     /// Largest calcium arc of the frame, degrees (see [`calcium_arc_deg`]).
     pub calcium_arc_deg: f64,
     /// Dissimilarity to the previous frame (gating signal), grey levels.
@@ -285,6 +290,11 @@ impl FrameRecord {
             lumen_contrast: if l.is_some() { result.quality.lumen_contrast } else { f64::NAN },
             guidewire: result.guidewire.is_some(),
             subintimal: result.catheter_position == crate::report::CatheterPosition::Subintimal,
+            side_from_neighbours: if result.quality.has(crate::report::QualityFlag::LumenSideFromNeighbours) {
+                sides::LumenSide::of(result.catheter_position)
+            } else {
+                None
+            },
             calcium_arc_deg: calcium_arc_deg(result),
             dissimilarity: 0.0,
         }
@@ -383,8 +393,12 @@ impl PullbackAnalyzer {
         let mut thumbnails = Vec::new();
         for kf in &summary.key_frames {
             let image = reread(kf.index)?;
-            let source = self.records.get(kf.index).map_or_else(String::new, |r| r.source.clone());
-            let result = pipeline.process(&image, self.calib, kf.index, &source)?;
+            let record = self.records.get(kf.index);
+            let source = record.map_or_else(String::new, |r| r.source.clone());
+            let result = match record.and_then(|r| r.side_from_neighbours) {
+                Some(side) => pipeline.process_with_side(&image, self.calib, kf.index, &source, side)?,
+                None => pipeline.process(&image, self.calib, kf.index, &source)?,
+            };
             thumbnails.push(report::thumbnail(&image, &result, &self.calib)?);
         }
         let positions_mm = (0..self.records.len()).map(|i| timing.position_mm(i)).collect();

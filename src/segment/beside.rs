@@ -1316,6 +1316,35 @@ pub fn beside_wins(enclosing: &RegionEvidence, beside: &RegionEvidence, eem_gap_
     beside_margin_z(enclosing, beside, eem_gap_mm) > 0.0
 }
 
+/// The two hypotheses about where the true lumen lies relative to the catheter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LumenSide {
+    /// Round the catheter (catheter position `intraluminal` or `intraplaque`).
+    AroundCatheter,
+    /// Beside the catheter, not enclosing it (catheter position `subintimal`).
+    Beside,
+}
+
+impl LumenSide {
+    /// The side a catheter position implies (`None` for `unknown`).
+    pub fn of(position: crate::report::CatheterPosition) -> Option<Self> {
+        use crate::report::CatheterPosition as P;
+        match position {
+            P::Intraluminal | P::Intraplaque => Some(Self::AroundCatheter),
+            P::Subintimal => Some(Self::Beside),
+            P::Unknown => None,
+        }
+    }
+
+    /// The other side.
+    pub fn other(self) -> Self {
+        match self {
+            Self::AroundCatheter => Self::Beside,
+            Self::Beside => Self::AroundCatheter,
+        }
+    }
+}
+
 /// A frame in which a lumen beside the catheter was found and its [`beside_margin_z`] lies
 /// within ± this many z units of 0 is flagged `lumen_side_uncertain`: the other hypothesis
 /// (lumen round the catheter, or beside it) explained the vessel interior nearly as well.

@@ -3,8 +3,8 @@
 //! One pullback writes straight into `--out`; several (or a `--manifest`) write one folder per
 //! pullback under `--out` plus `index.csv`. The flow is: [`plan_study`] (inputs → pullbacks,
 //! shard, skip-done) → for each pullback [`analyze_pullback`] (open the source, resolve the
-//! calibration and timing, stream the frames through the pipeline in chunks with
-//! [`process_frames`]) → [`write_index`].
+//! calibration and timing, stream the frames through the pipeline and the sequence passes in
+//! chunks with [`process_frames`]) → [`write_index`].
 
 use crate::common::{CalibArgs, WireArgs, display_sampler, generator, pipeline_config, write_overlay};
 use anyhow::Context;
@@ -19,7 +19,8 @@ use truelumen::io::{
     ScreenCaptureSource, ValueSource,
 };
 use truelumen::output::{self, RunOutput};
-use truelumen::pipeline::{self, BatchFrame, Calibration, PipelineConfig};
+use truelumen::pipeline::{self, BatchFrame, Calibration, Pipeline, PipelineConfig};
+use truelumen::pullback::sides::SidePass;
 use truelumen::pullback::{self, PullbackAnalyzer};
 use truelumen::report::{FieldInfo, InputInfo, Results, SCHEMA_VERSION};
 use truelumen::scan::CartesianSampler;
@@ -470,6 +471,11 @@ struct FrameJob<'a> {
 
 /// Streams every frame of `source` through the pipeline in chunks (decoded, analysed and drawn
 /// in parallel), appending results in frame order. Returns `(frames, with lumen, with wire)`.
+///
+/// Each chunk's results go through the sequence passes in frame order: the lumen side
+/// ([`truelumen::pullback::sides`], which holds one frame back until the next is analysed),
+/// then the own wire ([`truelumen::guidewire::WireSequence`], which sets the guidance from the
+/// final lumen). Overlays and records are written once a frame is final.
 fn process_frames(
     source: &mut dyn FrameSource,
     job: &FrameJob<'_>,
@@ -482,9 +488,17 @@ fn process_frames(
     let chunk = MIN_CHUNK_FRAMES.max(4 * rayon::current_num_threads());
     let (mut n_frames, mut n_lumen, mut n_wire) = (0usize, 0usize, 0usize);
     let mut bufs: Vec<FrameBuf> = Vec::new();
+    let mut sides: SidePass<(BatchFrame, Option<PathBuf>)> = SidePass::new();
+    // Analyses a frame again with a given lumen side (rare: uncertain frames only).
+    let mut again = Pipeline::new(config.clone())?;
     let mut start = 0;
-    while start < source.len() {
-        source.read_frames(start, chunk, &mut bufs)?;
+    loop {
+        if start < source.len() {
+            source.read_frames(start, chunk, &mut bufs)?;
+        } else {
+            bufs.clear();
+        }
+        let last = bufs.is_empty() || start + bufs.len() >= source.len();
         let labels: Vec<String> = (start..start + bufs.len()).map(|i| source.frame_label(i)).collect();
         let overlay_paths: Vec<Option<PathBuf>> = (start..start + bufs.len())
             .map(|i| out.overlay_path(Path::new(&format!("{}.png", source.frame_stem(i))), i))
@@ -495,28 +509,30 @@ fn process_frames(
             .enumerate()
             .map(|(k, (b, source))| BatchFrame { image: b.to_gray(), calib, index: start + k, source })
             .collect();
+        let n_read = batch.len();
         let results = pipeline::process_batch_timed(config, &batch, stage_times)?;
-        let mut ok = Vec::with_capacity(results.len());
-        for (r, f) in results.into_iter().zip(&batch) {
-            ok.push(r.with_context(|| format!("analysing {}", f.source))?);
+        let mut fed = Vec::with_capacity(results.len());
+        for ((r, f), p) in results.into_iter().zip(batch).zip(overlay_paths) {
+            let r = r.with_context(|| format!("analysing {}", f.source))?;
+            fed.push(((f, p), r));
         }
-        ok.iter_mut().for_each(|r| wire_sequence.apply(r));
-        batch
-            .par_iter()
-            .zip(&ok)
-            .zip(&overlay_paths)
-            .filter_map(|((f, r), p)| p.as_ref().map(|p| (f, r, p)))
+        let mut done = sides
+            .push(fed, last, |(f, _), side| again.process_with_side(&f.image, f.calib, f.index, &f.source, side))
+            .context("analysing a frame again with its neighbours' lumen side")?;
+        done.iter_mut().for_each(|(_, r)| wire_sequence.apply(r));
+        done.par_iter()
+            .filter_map(|((f, p), r)| p.as_ref().map(|p| (f, r, p)))
             .try_for_each(|(f, r, p)| write_overlay(p, &f.image, r, sampler))?;
-        for (r, f) in ok.iter().zip(&batch) {
+        for ((f, _), r) in &done {
             report.observe(r, &f.image);
             out.push_with_balloon(r, report.balloon_for(r))?;
             n_frames += 1;
             n_lumen += usize::from(r.lumen.is_some());
             n_wire += usize::from(r.guidewire.is_some());
         }
-        bar.inc(batch.len() as u64);
-        start += batch.len();
-        if batch.is_empty() {
+        bar.inc(n_read as u64);
+        start += n_read;
+        if last {
             break;
         }
     }

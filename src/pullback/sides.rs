@@ -1,0 +1,328 @@
+//! Lumen side over a pullback: a sequence pass over the catheter-position calls.
+//!
+//! Each frame decides on its own whether the true lumen lies round the catheter or beside it
+//! ([`crate::segment::beside`], "Deciding between the hypotheses"). Where both hypotheses were
+//! found and explain the vessel interior nearly equally well, the frame is flagged
+//! [`QualityFlag::LumenSideUncertain`] and the call is little better than a coin. Along a
+//! pullback, though, the catheter moves continuously: it rides on its wire through the plaque
+//! or through the subintimal space for millimetres at a time, so a single frame whose side
+//! differs from both of its neighbours is far more likely a wrong call than a real excursion.
+//!
+//! This pass re-analyses such a frame with the lumen beside the catheter
+//! ([`crate::Pipeline::process_with_side`]) when
+//! * it is flagged `lumen_side_uncertain` (both lumens were found; a confident call is never
+//!   overridden) and its lumen encloses the catheter, and
+//! * both neighbours (the frames before and after it) found a lumen, and both have it beside
+//!   the catheter;
+//!
+//! and keeps the new result only when its lumen agrees better with the neighbours' lumens
+//! (mean [`jaccard`] of the catheter-centred contours) than the old one did, and by at least
+//! [`MIN_NEIGHBOUR_JACCARD`]. A kept frame gets [`QualityFlag::LumenSideFromNeighbours`] (and
+//! keeps `lumen_side_uncertain`). The overlap test guards against neighbours that are not the
+//! same anatomy (frames far apart, a jump in the pullback, unrelated images in one folder): a
+//! lumen beside the catheter in the wrong place does not overlap the neighbours'.
+//!
+//! The pass never moves a frame the other way, from beside the catheter to round it: lumens
+//! round the catheter all contain the catheter, so they overlap their neighbours' whether they
+//! are right or not, and the overlap test cannot confirm them. On phantom pullbacks with a
+//! subintimal stretch (`tests/pullback.rs`, development cases 6–25: 720 frames, 7 wrong
+//! frame by frame) the uncertain lumens beside the catheter between two neighbours called
+//! round it were all right calls at the ends of the stretch next to a wrong neighbour; taking
+//! the neighbours' side made 3 of them wrong and none right. Lumens beside the catheter taken
+//! from neighbours: the demo pullback's frames 25 and 30, both right.
+//!
+//! Decisions use the neighbours' single-frame results only (never results this pass changed),
+//! so a run of wrong calls is left alone, the outcome depends only on the frame order, not on
+//! how frames were chunked or on the thread count, and each frame needs only the next one to
+//! be final: [`SidePass`] streams with a one-frame look-ahead.
+//!
+//! This is a simple form of the temporal consistency used in IVUS sequence segmentation (e.g.
+//! the 3-D graph search over consecutive frames of Sun et al., "Graph-based IVUS segmentation
+//! with efficient computer-aided refinement", IEEE Trans. Med. Imaging 32(8):1536–1549, 2013):
+//! instead of a joint optimisation, a frame's own uncertain decision defers to its neighbours.
+//!
+//! The guidance of the second wire depends on the lumen: run the wire sequence pass
+//! ([`crate::guidewire::WireSequence`]) *after* this pass (`truelumen analyze` does).
+
+use crate::error::Error;
+use crate::metrics::jaccard;
+use crate::report::{FrameResult, QualityFlag};
+pub use crate::segment::beside::LumenSide;
+
+/// Least mean Jaccard between a re-analysed frame's lumen and its neighbours' lumens for the
+/// new result to be kept. Neighbouring frames of one pullback (≤ 0.5 mm apart) show nearly
+/// the same lumen (0.8–0.95 on the demo pullback's subintimal stretch); 0.5 is what two equal
+/// discs offset by a third of their diameter give, so a lumen in a different place never
+/// qualifies.
+pub const MIN_NEIGHBOUR_JACCARD: f64 = 0.5;
+
+/// The side frame `cur` should be analysed again with, given its neighbours' single-frame
+/// results: [`LumenSide::Beside`] when `cur` is flagged `lumen_side_uncertain`, its lumen
+/// encloses the catheter and both neighbours found a lumen beside it (module docs).
+pub fn wanted_side(prev: Option<&FrameResult>, cur: &FrameResult, next: Option<&FrameResult>) -> Option<LumenSide> {
+    let side_of =
+        |r: Option<&FrameResult>| r.filter(|r| r.lumen.is_some()).and_then(|r| LumenSide::of(r.catheter_position));
+    let wanted = cur.quality.has(QualityFlag::LumenSideUncertain)
+        && side_of(Some(cur)) == Some(LumenSide::AroundCatheter)
+        && side_of(prev) == Some(LumenSide::Beside)
+        && side_of(next) == Some(LumenSide::Beside);
+    wanted.then_some(LumenSide::Beside)
+}
+
+/// Mean Jaccard between `r`'s lumen and the lumens of `neighbours` (0 without a lumen).
+pub fn neighbour_agreement(r: &FrameResult, neighbours: [&FrameResult; 2]) -> f64 {
+    let Some(l) = &r.lumen else { return 0.0 };
+    let j = |n: &FrameResult| n.lumen.as_ref().map_or(0.0, |m| jaccard(&l.contour_mm, &m.contour_mm));
+    0.5 * (j(neighbours[0]) + j(neighbours[1]))
+}
+
+/// Whether `new` (frame `old` analysed again with `side`) replaces `old`: it has its lumen on
+/// `side`, and that lumen agrees with the neighbours' better than `old`'s and by at least
+/// [`MIN_NEIGHBOUR_JACCARD`].
+pub fn keep_reanalysed(
+    prev: &FrameResult,
+    old: &FrameResult,
+    new: &FrameResult,
+    next: &FrameResult,
+    side: LumenSide,
+) -> bool {
+    if new.lumen.is_none() || LumenSide::of(new.catheter_position) != Some(side) {
+        return false;
+    }
+    let agree_new = neighbour_agreement(new, [prev, next]);
+    agree_new >= MIN_NEIGHBOUR_JACCARD && agree_new > neighbour_agreement(old, [prev, next])
+}
+
+/// The streaming form of the pass: frames are fed in order, in chunks of any size, each with
+/// a payload `T` (whatever [`SidePass::push`]'s `reanalyse` needs: the image, an index...) and
+/// its single-frame result. One frame is held back until the next one arrives.
+#[derive(Debug)]
+pub struct SidePass<T> {
+    /// Single-frame result of the last frame returned.
+    prev: Option<FrameResult>,
+    /// The frame held back, with its single-frame result.
+    held: Option<(T, FrameResult)>,
+    changed: usize,
+}
+
+impl<T> Default for SidePass<T> {
+    fn default() -> Self {
+        Self { prev: None, held: None, changed: 0 }
+    }
+}
+
+impl<T> SidePass<T> {
+    /// A pass that has seen no frame.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Frames whose side this pass changed so far.
+    pub fn changed(&self) -> usize {
+        self.changed
+    }
+
+    /// Feeds the next `frames` (in order, after every frame fed before) and returns, in order,
+    /// every frame whose result is now final: all frames fed so far but the last, or all of
+    /// them when `last` is set (the end of the sequence). `reanalyse(payload, side)` analyses
+    /// a frame again with the true lumen on `side` ([`crate::Pipeline::process_with_side`]).
+    ///
+    /// # Errors
+    /// Whatever `reanalyse` returns.
+    pub fn push(
+        &mut self,
+        frames: Vec<(T, FrameResult)>,
+        last: bool,
+        mut reanalyse: impl FnMut(&T, LumenSide) -> Result<FrameResult, Error>,
+    ) -> Result<Vec<(T, FrameResult)>, Error> {
+        let mut window: Vec<(T, FrameResult)> = self.held.take().into_iter().chain(frames).collect();
+        let n_final = if last { window.len() } else { window.len().saturating_sub(1) };
+        if n_final < window.len() {
+            self.held = window.pop();
+        }
+        // Single-frame results of the window and of the frame held back (the look-ahead).
+        let raw: Vec<FrameResult> = window.iter().map(|(_, r)| r.clone()).collect();
+        let ahead = self.held.as_ref().map(|(_, r)| r);
+        for k in 0..window.len() {
+            let prev = if k == 0 { self.prev.as_ref() } else { raw.get(k - 1) };
+            let next = raw.get(k + 1).or(ahead);
+            let (Some(prev), Some(next)) = (prev, next) else { continue };
+            let Some(side) = wanted_side(Some(prev), &raw[k], Some(next)) else { continue };
+            let mut new = reanalyse(&window[k].0, side)?;
+            if keep_reanalysed(prev, &raw[k], &new, next, side) {
+                new.quality.flag(QualityFlag::LumenSideFromNeighbours);
+                window[k].1 = new;
+                self.changed += 1;
+            }
+        }
+        if let Some(r) = raw.last() {
+            self.prev = Some(r.clone());
+        }
+        Ok(window)
+    }
+}
+
+/// Runs the pass over the results of one whole run, in frame order; `reanalyse(i, side)`
+/// analyses frame `i` (position in `results`) again with the true lumen on `side`. Returns the
+/// number of frames changed.
+///
+/// # Errors
+/// Whatever `reanalyse` returns.
+pub fn resolve_lumen_sides(
+    results: &mut [FrameResult],
+    reanalyse: impl FnMut(&usize, LumenSide) -> Result<FrameResult, Error>,
+) -> Result<usize, Error> {
+    let mut pass = SidePass::new();
+    let frames = results.iter().cloned().enumerate().collect();
+    for (i, r) in pass.push(frames, true, reanalyse)? {
+        results[i] = r;
+    }
+    Ok(pass.changed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contour::Contour;
+    use crate::report::{CatheterPosition, Quality, RegionResult};
+
+    /// A lumen disc of radius 0.6 mm about `center_mm`.
+    fn disc(center_mm: [f64; 2]) -> RegionResult {
+        let contour_mm = Contour::from_radii(center_mm, &[0.6; 64]);
+        RegionResult {
+            area_mm2: contour_mm.area_mm2(),
+            contour_mm,
+            centroid_mm: center_mm,
+            centroid_angle_deg: 0.0,
+            min_diameter_mm: 1.2,
+            max_diameter_mm: 1.2,
+            mean_diameter_mm: 1.2,
+            area_equivalent_diameter_mm: 1.2,
+            eccentricity: 0.0,
+            encloses_catheter: center_mm == [0.0, 0.0],
+        }
+    }
+
+    /// Frame `index`: lumen round the catheter (`beside` false) or 0.9 mm to its right, flagged
+    /// `lumen_side_uncertain` when `uncertain`.
+    fn frame(index: usize, beside: bool, uncertain: bool) -> FrameResult {
+        let mut quality = Quality::default();
+        if uncertain {
+            quality.flag(QualityFlag::LumenSideUncertain);
+        }
+        FrameResult {
+            index,
+            source: format!("f{index}"),
+            mm_per_px: 0.02,
+            center_px: [100.0, 100.0],
+            catheter_radius_mm: 0.3,
+            lumen: Some(disc(if beside { [0.9, 0.0] } else { [0.0, 0.0] })),
+            vessel: None,
+            plaque_burden: None,
+            guidewire: None,
+            quality,
+            catheter_position: if beside { CatheterPosition::Subintimal } else { CatheterPosition::Intraplaque },
+            ivus_wire: None,
+            calcium: Default::default(),
+            guidance: None,
+            wire_candidates: Vec::new(),
+        }
+    }
+
+    /// `reanalyse` of a frame of [`frame`]: its lumen on `side`, at the usual places.
+    fn again(r: &FrameResult, side: LumenSide) -> FrameResult {
+        let mut new = frame(r.index, side == LumenSide::Beside, true);
+        new.quality = r.quality.clone();
+        new
+    }
+
+    fn sides(results: &[FrameResult]) -> Vec<LumenSide> {
+        results.iter().map(|r| LumenSide::of(r.catheter_position).unwrap()).collect()
+    }
+
+    /// (beside, uncertain) per frame, and the sides after the pass.
+    const PATTERN: [(bool, bool); 13] = [
+        (false, false),
+        (false, false),
+        (true, true), // isolated and uncertain, but beside the catheter: kept
+        (false, false),
+        (true, false), // isolated but confident: kept
+        (false, false),
+        (true, true), // two uncertain calls in a row: kept
+        (true, true),
+        (false, false),
+        (true, false),
+        (false, true), // isolated and uncertain, in a run beside the catheter
+        (true, false),
+        (false, true), // the last frame has one neighbour: kept
+    ];
+
+    fn pattern() -> Vec<FrameResult> {
+        PATTERN.iter().enumerate().map(|(i, &(b, u))| frame(i, b, u)).collect()
+    }
+
+    /// An uncertain lumen round the catheter between two neighbours with the lumen beside it
+    /// is taken beside it; a lumen beside the catheter, a confident call, two uncertain ones in
+    /// a row and the last frame are left alone.
+    #[test]
+    fn an_isolated_uncertain_call_takes_its_neighbours_side() {
+        use LumenSide::{AroundCatheter as A, Beside as B};
+        let before = pattern();
+        let mut results = before.clone();
+        let mut calls = Vec::new();
+        let changed = resolve_lumen_sides(&mut results, |&i, side| {
+            calls.push((i, side));
+            Ok(again(&before[i], side))
+        })
+        .unwrap();
+        assert_eq!(calls, [(10, B)]);
+        assert_eq!(changed, 1);
+        assert_eq!(sides(&results), [A, A, B, A, B, A, B, B, A, B, B, B, A]);
+        for (i, r) in results.iter().enumerate() {
+            let flipped = i == 10;
+            assert_eq!(r.quality.has(QualityFlag::LumenSideFromNeighbours), flipped, "frame {i}");
+            assert!(flipped || r == &before[i], "frame {i} changed");
+        }
+    }
+
+    /// A re-analysed lumen that does not overlap the neighbours' lumens is not kept.
+    #[test]
+    fn a_lumen_elsewhere_is_not_taken() {
+        let before = pattern();
+        let mut results = before.clone();
+        let changed = resolve_lumen_sides(&mut results, |&i, side| {
+            let mut r = again(&before[i], side);
+            // Beside the catheter, but on the side opposite the neighbours' lumen.
+            if side == LumenSide::Beside {
+                r.lumen = Some(disc([-0.9, 0.0]));
+            }
+            Ok(r)
+        })
+        .unwrap();
+        assert_eq!(changed, 0);
+        assert_eq!(results, before);
+        assert!(neighbour_agreement(&before[2], [&before[1], &before[3]]) < 0.1);
+        assert!(neighbour_agreement(&before[1], [&before[0], &before[3]]) > 0.99);
+    }
+
+    /// The streaming pass gives the same results for any chunking of the sequence.
+    #[test]
+    fn results_do_not_depend_on_the_chunking() {
+        let before = pattern();
+        let mut whole = before.clone();
+        resolve_lumen_sides(&mut whole, |&i, side| Ok(again(&before[i], side))).unwrap();
+        for chunk in [1, 2, 3, 5, 13] {
+            let mut pass = SidePass::new();
+            let mut out = Vec::new();
+            let frames: Vec<(usize, FrameResult)> = before.iter().cloned().enumerate().collect();
+            let n_chunks = frames.len().div_ceil(chunk);
+            for (k, c) in frames.chunks(chunk).enumerate() {
+                let done = pass.push(c.to_vec(), k + 1 == n_chunks, |&i, side| Ok(again(&before[i], side))).unwrap();
+                out.extend(done.into_iter().map(|(_, r)| r));
+            }
+            // An empty last push flushes nothing more.
+            assert!(pass.push(Vec::new(), true, |_, _| unreachable!()).unwrap().is_empty());
+            assert_eq!(out, whole, "chunk {chunk}");
+        }
+    }
+}
