@@ -374,13 +374,7 @@ fn demo_summary_matches_truth_and_reports_are_well_formed() {
 
 /// A random phantom pullback case (deterministic in `k`).
 fn random_case(k: u64) -> PullbackSpec {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (k * 0xD1B5_4A32_D192_ED03);
-    let mut u = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut u = uniform(0x9E37_79B9_7F4A_7C15u64 ^ (k * 0xD1B5_4A32_D192_ED03));
     let distal = 2.0 + 1.5 * u();
     let proximal = distal + 0.1 + 0.4 * u();
     PullbackSpec {
@@ -506,16 +500,20 @@ fn gating_finds_the_simulated_heart_rate() {
     assert_eq!(gating::gate(&d, spec.fps).unwrap().frames, g.frames);
 }
 
-/// A random phantom pullback with a subintimal stretch (deterministic in `k`; seeds 40 000+,
-/// never used to design the lumen-side pass, which was built on the demo pullback).
-fn random_subintimal_case(k: u64) -> PullbackSpec {
-    let mut state = 0x2545_F491_4F6C_DD1Du64 ^ (k * 0x9E37_79B9_7F4A_7C15);
-    let mut u = move || {
+/// Uniform numbers in `[0, 1)` from a xorshift generator seeded with `state` (non-zero).
+fn uniform(mut state: u64) -> impl FnMut() -> f64 {
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    }
+}
+
+/// A random phantom pullback with a subintimal stretch in its occlusion (deterministic in `k`,
+/// speckle seeds 40 000 + 100 k; which cases are held out: [`SIDE_PASS_CASES`]).
+fn random_subintimal_case(k: u64) -> PullbackSpec {
+    let mut u = uniform(0x2545_F491_4F6C_DD1Du64 ^ (k * 0x9E37_79B9_7F4A_7C15));
     let distal = 2.4 + 1.0 * u();
     let lesion_start = 2.0 + 2.0 * u();
     let lesion_length = 9.0 + 3.0 * u();
