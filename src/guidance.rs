@@ -27,7 +27,9 @@
 //!   `wire_at_lumen_border`: inside or outside may be either (below). When the frame carries
 //!   the quality flag `lumen_side_uncertain` (the lumen round the catheter and one beside it
 //!   explained the image nearly equally well), rules 2–5 end with [`SIDE_UNCERTAIN_NOTE`]:
-//!   the direction may point at the wrong lumen.
+//!   the direction may point at the wrong lumen; with [`SIDE_FROM_NEIGHBOURS_NOTE`] instead
+//!   when the sequence pass took the lumen beside the catheter because the neighbouring frames
+//!   have it there (flag `lumen_side_from_neighbours`, [`crate::pullback::sides`]).
 //!
 //!   "clockwise"/"counter-clockwise" refer to the *displayed* image
 //!   (the convention of [`crate::geometry`]): the hint says where the wire must move on the
@@ -71,6 +73,23 @@ pub fn wire_at_border(w: &GuidewireResult) -> bool {
 
 /// Appended to the hint of a frame flagged `lumen_side_uncertain`.
 pub const SIDE_UNCERTAIN_NOTE: &str = "; true lumen uncertain (round the catheter or beside it)";
+
+/// Appended instead of [`SIDE_UNCERTAIN_NOTE`] to the hint of a frame also flagged
+/// `lumen_side_from_neighbours`.
+pub const SIDE_FROM_NEIGHBOURS_NOTE: &str =
+    "; true lumen taken beside the catheter as in the neighbouring frames (uncertain in this frame)";
+
+/// The note on the lumen side that ends the hint of a frame with these quality flags (empty
+/// when the side is not in doubt).
+pub fn side_note(quality: &crate::report::Quality) -> &'static str {
+    if quality.has(QualityFlag::LumenSideFromNeighbours) {
+        SIDE_FROM_NEIGHBOURS_NOTE
+    } else if quality.has(QualityFlag::LumenSideUncertain) {
+        SIDE_UNCERTAIN_NOTE
+    } else {
+        ""
+    }
+}
 
 fn round4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
@@ -116,15 +135,10 @@ pub fn ivus_wire_result(c: &WireCandidate) -> IvusWireResult {
     }
 }
 
-/// Guidance for a second wire `w` (see the module doc for the rules); `side_uncertain`: the
-/// frame is flagged `lumen_side_uncertain`. `scratch` is reused to format the hint, so that the
+/// Guidance for a second wire `w` (see the module doc for the rules); `side_note` ends the hint
+/// (the frame's [`side_note`]). `scratch` is reused to format the hint, so that the
 /// returned string is allocated once, at its exact size.
-pub fn guidance(
-    w: &GuidewireResult,
-    lumen: Option<&RegionResult>,
-    side_uncertain: bool,
-    scratch: &mut String,
-) -> Guidance {
+pub fn guidance(w: &GuidewireResult, lumen: Option<&RegionResult>, side_note: &str, scratch: &mut String) -> Guidance {
     scratch.clear();
     let (Some(l), Some(rel), Some(inside), Some(d)) =
         (lumen, w.relative_angle_deg, w.in_true_lumen, w.distance_to_lumen_mm)
@@ -149,9 +163,7 @@ pub fn guidance(
     if wire_at_border(w) {
         scratch.push_str(AT_BORDER_NOTE);
     }
-    if side_uncertain {
-        scratch.push_str(SIDE_UNCERTAIN_NOTE);
-    }
+    scratch.push_str(side_note);
     Guidance { hint: scratch.as_str().to_owned(), rotate_deg: rotate, distance_to_border_mm: Some(round4(dist)) }
 }
 
@@ -169,8 +181,8 @@ pub fn assign_wires(result: &mut FrameResult, own: Option<usize>, second: Option
     } else {
         result.quality.unflag(QualityFlag::WireAtLumenBorder);
     }
-    let side_uncertain = result.quality.has(QualityFlag::LumenSideUncertain);
-    result.guidance = w.as_ref().map(|w| guidance(w, result.lumen.as_ref(), side_uncertain, scratch));
+    let note = side_note(&result.quality);
+    result.guidance = w.as_ref().map(|w| guidance(w, result.lumen.as_ref(), note, scratch));
     result.guidewire = w;
 }
 
@@ -207,7 +219,7 @@ mod tests {
         // Wire at +45° (counter-clockwise of the lumen): rotate clockwise.
         let w = wire_result(&cand(45.0, 1.0), Some(&l));
         assert_eq!(w.relative_angle_deg, Some(45.0));
-        let g = guidance(&w, Some(&l), false, &mut s);
+        let g = guidance(&w, Some(&l), "", &mut s);
         assert!(g.hint.starts_with("rotate wire tip ~45° clockwise (display)"), "{}", g.hint);
         assert_eq!(g.rotate_deg, Some(-45.0));
         // The distance in the hint is the reported one, to 0.01 mm (0.765 − 0.4 mm here).
@@ -215,29 +227,45 @@ mod tests {
         assert!((d - 0.365).abs() < 0.01, "{d}");
         assert!(g.hint.ends_with(&format!(", {d:.2} mm outside true lumen")), "{}", g.hint);
         // At −37°: ~35° counter-clockwise.
-        let g = guidance(&wire_result(&cand(-37.0, 1.0), Some(&l)), Some(&l), false, &mut s);
+        let g = guidance(&wire_result(&cand(-37.0, 1.0), Some(&l)), Some(&l), "", &mut s);
         assert!(g.hint.starts_with("rotate wire tip ~35° counter-clockwise"), "{}", g.hint);
         // Inside.
-        let g = guidance(&wire_result(&cand(0.0, 1.1), Some(&l)), Some(&l), false, &mut s);
+        let g = guidance(&wire_result(&cand(0.0, 1.1), Some(&l)), Some(&l), "", &mut s);
         assert_eq!(g.hint, "wire inside true lumen");
         assert_eq!(g.rotate_deg, None);
         // Dead band: 6°, 1.6 mm out (outside, beyond the lumen).
-        let g = guidance(&wire_result(&cand(6.0, 1.6), Some(&l)), Some(&l), false, &mut s);
+        let g = guidance(&wire_result(&cand(6.0, 1.6), Some(&l)), Some(&l), "", &mut s);
         assert!(g.hint.starts_with("wire in line with true lumen"), "{}", g.hint);
         // No lumen.
-        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, false, &mut s);
+        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, "", &mut s);
         assert_eq!(g.hint, "true lumen not found");
         // Lumen around the catheter.
         let l2 = lumen([0.0, 0.0], 0.8, true);
-        let g = guidance(&wire_result(&cand(90.0, 1.2), Some(&l2)), Some(&l2), false, &mut s);
+        let g = guidance(&wire_result(&cand(90.0, 1.2), Some(&l2)), Some(&l2), "", &mut s);
         assert!(g.hint.contains("surrounds the catheter"), "{}", g.hint);
         // An uncertain lumen side ends the hint with the note; the rotation is still given.
-        let g = guidance(&wire_result(&cand(45.0, 1.0), Some(&l)), Some(&l), true, &mut s);
+        let g = guidance(&wire_result(&cand(45.0, 1.0), Some(&l)), Some(&l), SIDE_UNCERTAIN_NOTE, &mut s);
         assert!(g.hint.starts_with("rotate wire tip ~45° clockwise (display)"), "{}", g.hint);
         assert!(g.hint.ends_with(SIDE_UNCERTAIN_NOTE), "{}", g.hint);
         assert_eq!(g.rotate_deg, Some(-45.0));
-        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, true, &mut s);
+        let g = guidance(&wire_result(&cand(6.0, 1.6), None), None, SIDE_UNCERTAIN_NOTE, &mut s);
         assert_eq!(g.hint, "true lumen not found");
+    }
+
+    /// The lumen-side note follows the frame's flags; a side taken from the neighbouring
+    /// frames says so instead of the plain uncertainty.
+    #[test]
+    fn the_side_note_follows_the_flags() {
+        let mut q = crate::report::Quality::default();
+        assert_eq!(side_note(&q), "");
+        q.flag(QualityFlag::LumenSideUncertain);
+        assert_eq!(side_note(&q), SIDE_UNCERTAIN_NOTE);
+        q.flag(QualityFlag::LumenSideFromNeighbours);
+        assert_eq!(side_note(&q), SIDE_FROM_NEIGHBOURS_NOTE);
+        let l = lumen([1.0, 0.0], 0.4, false);
+        let g = guidance(&wire_result(&cand(45.0, 1.0), Some(&l)), Some(&l), side_note(&q), &mut String::new());
+        assert!(g.hint.starts_with("rotate wire tip ~45° clockwise (display)"), "{}", g.hint);
+        assert!(g.hint.ends_with(SIDE_FROM_NEIGHBOURS_NOTE), "{}", g.hint);
     }
 
     /// A wire centre within half a beam width of the border: the hint says so on either side
@@ -251,10 +279,10 @@ mod tests {
             let w = wire_result(&cand(0.0, r), Some(&l));
             assert_eq!(w.in_true_lumen, Some(inside), "{r}");
             assert_eq!(wire_at_border(&w), at, "{r}");
-            let g = guidance(&w, Some(&l), false, &mut s);
+            let g = guidance(&w, Some(&l), "", &mut s);
             assert_eq!(g.hint.ends_with(AT_BORDER_NOTE), at, "{r}: {}", g.hint);
         }
-        let g = guidance(&wire_result(&cand(0.0, 1.35), Some(&l)), Some(&l), true, &mut s);
+        let g = guidance(&wire_result(&cand(0.0, 1.35), Some(&l)), Some(&l), SIDE_UNCERTAIN_NOTE, &mut s);
         assert!(g.hint.starts_with("wire inside true lumen; wire at the true-lumen border"), "{}", g.hint);
         assert!(g.hint.ends_with(SIDE_UNCERTAIN_NOTE), "{}", g.hint);
         // The frame flag follows the chosen second wire, also when it is chosen again.
