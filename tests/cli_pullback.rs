@@ -50,6 +50,32 @@ fn analyze_writes_the_pullback_report() {
     assert!(s.timing.origin.contains("calibration.json"), "{}", s.timing.origin);
     assert_eq!(s.jbtk.items[4].present, Some(true));
     assert!(s.lesion.is_some());
+    // The sequence passes run: the demo's subintimal stretch (frames 23–34) is called
+    // subintimal, some of it from the neighbouring frames (`pullback::sides`), and the results
+    // do not depend on the thread count, which sets the chunk size (32 frames up to 8 threads,
+    // 36 at 9: the frame held back by the side pass falls elsewhere).
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let doc: truelumen::report::Results = serde_json::from_str(&results).unwrap();
+    let sub = |i: &usize| doc.frames[*i].catheter_position == truelumen::report::CatheterPosition::Subintimal;
+    let n_sub = (23..35).filter(sub).count();
+    assert!(n_sub >= 11, "{n_sub} of 12 stretch frames called subintimal");
+    assert!(doc.frames.iter().any(|f| f.quality.has(truelumen::report::QualityFlag::LumenSideFromNeighbours)));
+    for threads in ["1", "9"] {
+        let out_t = dir.path().join(format!("out{threads}"));
+        let r = run(&[
+            &"analyze",
+            &demo,
+            &"--out",
+            &out_t,
+            &"--no-overlays",
+            &"--quiet",
+            &"--no-outflow",
+            &"--threads",
+            &threads,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(std::fs::read_to_string(out_t.join("results.json")).unwrap(), results, "--threads {threads}");
+    }
     // Invalid pullback options are parameter errors.
     let r = run(&[&"analyze", &demo, &"--out", &out, &"--fps", &"0"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
