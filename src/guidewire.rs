@@ -692,7 +692,13 @@ fn run_confidence(r: &ShadowRun) -> f64 {
 /// parallel wiring). A candidate is the own wire when its surface lies within
 /// `sheath_zone_mm` of the sheath and, when a reference angle is known (given by the user, or
 /// the recurring angle of near-sheath echoes over the last `sequence_frames` frames, see
-/// [`WireSequence`]), within `angle_tolerance_deg` of it. Without a reference, and when the
+/// [`WireSequence`]), within `angle_tolerance_deg` of it; with a reference, its surface may
+/// also lie up to `reference_zone_mm` from the sheath: the own wire's surface echo, right at
+/// the sheath, is often lost in the ring-down (saturated, then subtracted with the rings), and
+/// the echo found is then its first reverberation one wire diameter deeper, which places the
+/// wire one diameter too far out (tuning wire pullbacks 1100–1415: own wire reported as the
+/// second wire in 3 of 57 own-wire frames → 1 of 57, no other change on 176 frames of 11 further
+/// tuning pullbacks, session 19). Without a reference, and when the
 /// frame shows at least two wire echoes, the most confident near-sheath candidate is taken; a
 /// lone echo without a reference is reported as the second wire (it cannot be told apart from
 /// a second wire touching the sheath). The second wire is the most confident remaining
@@ -705,6 +711,10 @@ pub struct IvusWireParams {
     pub angle_tolerance_deg: f64,
     /// Largest gap between the sheath and the wire surface for the own wire, mm.
     pub sheath_zone_mm: f64,
+    /// Largest gap between the sheath and the wire surface for the own wire when a reference
+    /// angle is known and the candidate lies within `angle_tolerance_deg` of it, mm (default
+    /// `sheath_zone_mm` plus one 0.014" wire diameter: a wire found by its first reverberation).
+    pub reference_zone_mm: f64,
     /// Frames (the current one and those before it) over which [`WireSequence`] looks for the
     /// recurring own-wire angle.
     pub sequence_frames: usize,
@@ -712,7 +722,13 @@ pub struct IvusWireParams {
 
 impl Default for IvusWireParams {
     fn default() -> Self {
-        Self { angle_deg: None, angle_tolerance_deg: 20.0, sheath_zone_mm: 0.15, sequence_frames: 15 }
+        Self {
+            angle_deg: None,
+            angle_tolerance_deg: 20.0,
+            sheath_zone_mm: 0.15,
+            reference_zone_mm: 0.15 + 0.356,
+            sequence_frames: 15,
+        }
     }
 }
 
@@ -727,6 +743,7 @@ impl IvusWireParams {
         }
         crate::error::check_range("ivus_wire.angle_tolerance_deg", self.angle_tolerance_deg, 1.0, 90.0)?;
         crate::error::check_range("ivus_wire.sheath_zone_mm", self.sheath_zone_mm, 0.0, 2.0)?;
+        crate::error::check_range("ivus_wire.reference_zone_mm", self.reference_zone_mm, 0.0, 2.0)?;
         if self.sequence_frames == 0 {
             return Err(crate::Error::param("ivus_wire.sequence_frames", "must be at least 1"));
         }
@@ -753,12 +770,13 @@ fn split_wires_with(
     lone_near_is_own: bool,
 ) -> (Option<usize>, Option<usize>) {
     let near = |c: &WireCandidate| c.sheath_gap_mm <= p.sheath_zone_mm;
+    let near_ref = |c: &WireCandidate| c.sheath_gap_mm <= p.sheath_zone_mm.max(p.reference_zone_mm);
     let dist = |c: &WireCandidate, r: f64| crate::geometry::relative_angle_deg(r, c.angle_deg).abs();
     let own = match reference_deg {
         Some(r) => cands
             .iter()
             .enumerate()
-            .filter(|(_, c)| near(c) && dist(c, r) <= p.angle_tolerance_deg)
+            .filter(|(_, c)| near_ref(c) && dist(c, r) <= p.angle_tolerance_deg)
             .min_by(|a, b| dist(a.1, r).total_cmp(&dist(b.1, r)))
             .map(|(i, _)| i),
         // Without a reference a lone echo cannot be told apart: it is reported as the second
@@ -863,7 +881,32 @@ pub fn resolve_wire_sequence(results: &mut [crate::report::FrameResult], params:
 
 #[cfg(test)]
 mod tests {
-    use super::shadow_depth_behind;
+    use super::{IvusWireParams, WireCandidate, shadow_depth_behind, split_wires};
+
+    fn cand(angle_deg: f64, sheath_gap_mm: f64, confidence: f64) -> WireCandidate {
+        WireCandidate { angle_deg, radius_mm: 0.6 + sheath_gap_mm, shadow_width_deg: 20.0, confidence, sheath_gap_mm }
+    }
+
+    /// The own wire next to the sheath at the reference angle; found by its first
+    /// reverberation (one wire diameter out) only when a reference angle is known and it lies
+    /// near it.
+    #[test]
+    fn the_own_wire_is_told_apart_near_its_reference_angle() {
+        let p = IvusWireParams::default();
+        let second = cand(200.0, 0.8, 0.9);
+        // Surface echo at the sheath: own wire with or without reference (two echoes).
+        let cands = [cand(150.0, 0.05, 0.5), second];
+        assert_eq!(split_wires(&cands, None, &p), (Some(0), Some(1)));
+        assert_eq!(split_wires(&cands, Some(145.0), &p), (Some(0), Some(1)));
+        // Found by its reverberation, 0.41 mm out: own wire only at the reference angle.
+        let reverb = [cand(153.0, 0.41, 0.95), second];
+        assert_eq!(split_wires(&reverb, Some(150.0), &p), (Some(0), Some(1)));
+        assert_eq!(split_wires(&reverb, None, &p), (None, Some(0)));
+        assert_eq!(split_wires(&reverb, Some(100.0), &p), (None, Some(0)));
+        // Beyond the reference zone it is a second wire, even at the reference angle.
+        let far = [cand(150.0, p.reference_zone_mm + 0.05, 0.95)];
+        assert_eq!(split_wires(&far, Some(150.0), &p), (None, Some(0)));
+    }
 
     /// A line dark over the shadow window: a shadow where the far field is dark too, or where
     /// lines do not normally show tissue there and this one does not either; no shadow where
