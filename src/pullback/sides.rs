@@ -168,6 +168,26 @@ impl<T> SidePass<T> {
 ///
 /// # Errors
 /// Whatever `reanalyse` returns.
+///
+/// # Example
+/// The sequence passes of `truelumen analyze` over a run held in memory:
+/// ```no_run
+/// use truelumen::pullback::sides::resolve_lumen_sides;
+/// use truelumen::{CartImage, Calibration, Pipeline, PipelineConfig};
+///
+/// # fn read_run() -> Vec<CartImage> { Vec::new() }
+/// let images: Vec<CartImage> = read_run();
+/// let calib = Calibration::Cartesian { mm_per_px: 0.02 };
+/// let config = PipelineConfig::default();
+/// let mut p = Pipeline::new(config.clone())?;
+/// let mut results = Vec::new();
+/// for (i, image) in images.iter().enumerate() {
+///     results.push(p.process(image, calib, i, "frame")?);
+/// }
+/// resolve_lumen_sides(&mut results, |&i, side| p.process_with_side(&images[i], calib, i, "frame", side))?;
+/// truelumen::guidewire::resolve_wire_sequence(&mut results, config.ivus_wire);
+/// # Ok::<(), truelumen::Error>(())
+/// ```
 pub fn resolve_lumen_sides(
     results: &mut [FrameResult],
     reanalyse: impl FnMut(&usize, LumenSide) -> Result<FrameResult, Error>,
