@@ -256,11 +256,11 @@ pub enum QualityFlag {
     /// true-lumen border: `in_true_lumen` may be either (the border next to a wire is no
     /// sharper than the beam's lateral resolution; [`crate::guidance`], *A wire at the border*).
     WireAtLumenBorder,
-    /// The frame's lumen was taken beside the catheter because its neighbouring frames have it
+    /// The frame's lumen was taken beside the catheter because the frames around it have it
     /// there: the frame was flagged `lumen_side_uncertain`, its own call was a lumen round the
-    /// catheter, both neighbours had the lumen beside it, and this frame's lumen beside it
-    /// overlaps theirs ([`crate::pullback::sides`]; only in runs over a sequence, e.g.
-    /// `truelumen analyze`).
+    /// catheter (like at most one neighbour's, also uncertain), the frames on either side of
+    /// that run had the lumen beside it, and this frame's lumen beside it overlaps theirs
+    /// ([`crate::pullback::sides`]; only in runs over a sequence, e.g. `truelumen analyze`).
     LumenSideFromNeighbours,
 }
 

@@ -5,22 +5,24 @@
 //! found and explain the vessel interior nearly equally well, the frame is flagged
 //! [`QualityFlag::LumenSideUncertain`] and the call is little better than a coin. Along a
 //! pullback, though, the catheter moves continuously: it rides on its wire through the plaque
-//! or through the subintimal space for millimetres at a time, so a single frame whose side
-//! differs from both of its neighbours is far more likely a wrong call than a real excursion.
+//! or through the subintimal space for millimetres at a time, so one or two frames whose side
+//! differs from the frames on both sides of them are far more likely wrong calls than a real
+//! excursion.
 //!
-//! This pass re-analyses such a frame with the lumen beside the catheter
+//! This pass re-analyses each frame of such a run with the lumen beside the catheter
 //! ([`crate::Pipeline::process_with_side`]) when
-//! * it is flagged `lumen_side_uncertain` (both lumens were found; a confident call is never
-//!   overridden) and its lumen encloses the catheter, and
-//! * both neighbours (the frames before and after it) found a lumen, and both have it beside
-//!   the catheter;
+//! * every frame of the run is flagged `lumen_side_uncertain` (both lumens were found; a
+//!   confident call is never overridden) and has its lumen round the catheter,
+//! * the run is at most [`MAX_RUN_FRAMES`] frames long, and
+//! * the frames bounding it (just before and just after it) found a lumen, and both have it
+//!   beside the catheter;
 //!
-//! and keeps the new result only when its lumen agrees better with the neighbours' lumens
-//! (mean [`jaccard`] of the catheter-centred contours) than the old one did, and by at least
-//! [`MIN_NEIGHBOUR_JACCARD`]. A kept frame gets [`QualityFlag::LumenSideFromNeighbours`] (and
-//! keeps `lumen_side_uncertain`). The overlap test guards against neighbours that are not the
-//! same anatomy (frames far apart, a jump in the pullback, unrelated images in one folder): a
-//! lumen beside the catheter in the wrong place does not overlap the neighbours'.
+//! and keeps a frame's new result only when its lumen agrees better with the bounding frames'
+//! lumens (mean [`jaccard`] of the catheter-centred contours) than the old one did, and by at
+//! least [`MIN_NEIGHBOUR_JACCARD`]. A kept frame gets [`QualityFlag::LumenSideFromNeighbours`]
+//! (and keeps `lumen_side_uncertain`). The overlap test guards against neighbours that are not
+//! the same anatomy (frames far apart, a jump in the pullback, unrelated images in one folder):
+//! a lumen beside the catheter in the wrong place does not overlap the neighbours'.
 //!
 //! The pass never moves a frame the other way, from beside the catheter to round it: lumens
 //! round the catheter all contain the catheter, so they overlap their neighbours' whether they
@@ -29,12 +31,15 @@
 //! frame by frame) the uncertain lumens beside the catheter between two neighbours called
 //! round it were all right calls at the ends of the stretch next to a wrong neighbour; taking
 //! the neighbours' side made 3 of them wrong and none right. Lumens beside the catheter taken
-//! from neighbours: the demo pullback's frames 25 and 30, both right.
+//! from neighbours: the demo pullback's frames 25 and 30, both right. Runs of one frame only
+//! (the first form) left the same 720 development frames unchanged; runs of up to 2 frames
+//! (or 3) moved 4 wrong frames there (two runs of two) to the right side and nothing else.
+//! Held out (cases 100–111 and 200–211, 864 frames): one frame moved, to the right side.
 //!
-//! Decisions use the neighbours' single-frame results only (never results this pass changed),
-//! so a run of wrong calls is left alone, the outcome depends only on the frame order, not on
-//! how frames were chunked or on the thread count, and each frame needs only the next one to
-//! be final: [`SidePass`] streams with a one-frame look-ahead.
+//! Decisions use single-frame results only (never results this pass changed), so the outcome
+//! depends only on the frame order, not on how frames were chunked or on the thread count, and
+//! each frame needs only the next [`MAX_RUN_FRAMES`] to be final: [`SidePass`] streams with
+//! that look-ahead.
 //!
 //! This is a simple form of the temporal consistency used in IVUS sequence segmentation (e.g.
 //! the 3-D graph search over consecutive frames of Sun et al., "Graph-based IVUS segmentation
@@ -49,24 +54,45 @@ use crate::metrics::jaccard;
 use crate::report::{FrameResult, QualityFlag};
 pub use crate::segment::beside::LumenSide;
 
-/// Least mean Jaccard between a re-analysed frame's lumen and its neighbours' lumens for the
-/// new result to be kept. Neighbouring frames of one pullback (≤ 0.5 mm apart) show nearly
-/// the same lumen (0.8–0.95 on the demo pullback's subintimal stretch); 0.5 is what two equal
-/// discs offset by a third of their diameter give, so a lumen in a different place never
-/// qualifies.
+/// Least mean Jaccard between a re-analysed frame's lumen and its bounding frames' lumens for
+/// the new result to be kept: what two equal discs offset by about a quarter of their diameter
+/// give, so a lumen in a different place never qualifies. Consecutive frames of the demo
+/// pullback's subintimal stretch (0.5 mm apart) give 0.48–0.92 (lowest where the second wire
+/// lies inside the small lumen); its frame 25, taken beside the catheter by the pass, 0.54.
 pub const MIN_NEIGHBOUR_JACCARD: f64 = 0.5;
 
-/// The side frame `cur` should be analysed again with, given its neighbours' single-frame
-/// results: [`LumenSide::Beside`] when `cur` is flagged `lumen_side_uncertain`, its lumen
-/// encloses the catheter and both neighbours found a lumen beside it (module docs).
-pub fn wanted_side(prev: Option<&FrameResult>, cur: &FrameResult, next: Option<&FrameResult>) -> Option<LumenSide> {
-    let side_of =
-        |r: Option<&FrameResult>| r.filter(|r| r.lumen.is_some()).and_then(|r| LumenSide::of(r.catheter_position));
-    let wanted = cur.quality.has(QualityFlag::LumenSideUncertain)
-        && side_of(Some(cur)) == Some(LumenSide::AroundCatheter)
-        && side_of(prev) == Some(LumenSide::Beside)
-        && side_of(next) == Some(LumenSide::Beside);
-    wanted.then_some(LumenSide::Beside)
+/// Longest run of consecutive uncertain frames the pass moves as one (module docs).
+pub const MAX_RUN_FRAMES: usize = 2;
+
+/// The side of `r`'s lumen, `None` without a lumen.
+fn side_of(r: &FrameResult) -> Option<LumenSide> {
+    r.lumen.as_ref().and_then(|_| LumenSide::of(r.catheter_position))
+}
+
+/// Whether `r` may be moved: flagged `lumen_side_uncertain`, lumen round the catheter.
+fn movable(r: &FrameResult) -> bool {
+    r.quality.has(QualityFlag::LumenSideUncertain) && side_of(r) == Some(LumenSide::AroundCatheter)
+}
+
+/// The frames bounding the run of movable frames that contains `raw[k]`, as indices into
+/// `raw`: `Some((before, after))` when `raw[k]` is movable, the run is at most `max_run`
+/// frames long and both bounding frames exist in `raw` with their lumen beside the catheter
+/// (module docs).
+pub fn bounding_frames(raw: &[FrameResult], k: usize, max_run: usize) -> Option<(usize, usize)> {
+    if !raw.get(k).is_some_and(movable) {
+        return None;
+    }
+    let mut i = k;
+    while i > 0 && movable(&raw[i - 1]) {
+        i -= 1;
+    }
+    let mut j = k;
+    while j + 1 < raw.len() && movable(&raw[j + 1]) {
+        j += 1;
+    }
+    let (before, after) = (i.checked_sub(1)?, j + 1);
+    let beside = |r: &FrameResult| side_of(r) == Some(LumenSide::Beside);
+    (j + 1 - i <= max_run && raw.get(after).is_some_and(beside) && beside(&raw[before])).then_some((before, after))
 }
 
 /// Mean Jaccard between `r`'s lumen and the lumens of `neighbours` (0 without a lumen).
@@ -95,19 +121,20 @@ pub fn keep_reanalysed(
 
 /// The streaming form of the pass: frames are fed in order, in chunks of any size, each with
 /// a payload `T` (whatever [`SidePass::push`]'s `reanalyse` needs: the image, an index...) and
-/// its single-frame result. One frame is held back until the next one arrives.
+/// its single-frame result. The last [`MAX_RUN_FRAMES`] frames are held back until the frames
+/// after them arrive.
 #[derive(Debug)]
 pub struct SidePass<T> {
-    /// Single-frame result of the last frame returned.
-    prev: Option<FrameResult>,
-    /// The frame held back, with its single-frame result.
-    held: Option<(T, FrameResult)>,
+    /// Single-frame results of the last frames returned (up to `MAX_RUN_FRAMES`).
+    context: std::collections::VecDeque<FrameResult>,
+    /// The frames held back, with their single-frame results.
+    held: Vec<(T, FrameResult)>,
     changed: usize,
 }
 
 impl<T> Default for SidePass<T> {
     fn default() -> Self {
-        Self { prev: None, held: None, changed: 0 }
+        Self { context: Default::default(), held: Vec::new(), changed: 0 }
     }
 }
 
@@ -123,9 +150,10 @@ impl<T> SidePass<T> {
     }
 
     /// Feeds the next `frames` (in order, after every frame fed before) and returns, in order,
-    /// every frame whose result is now final: all frames fed so far but the last, or all of
-    /// them when `last` is set (the end of the sequence). `reanalyse(payload, side)` analyses
-    /// a frame again with the true lumen on `side` ([`crate::Pipeline::process_with_side`]).
+    /// every frame whose result is now final: all frames fed so far but the last
+    /// [`MAX_RUN_FRAMES`], or all of them when `last` is set (the end of the sequence).
+    /// `reanalyse(payload, side)` analyses a frame again with the true lumen on `side`
+    /// ([`crate::Pipeline::process_with_side`]).
     ///
     /// # Errors
     /// Whatever `reanalyse` returns.
@@ -135,28 +163,27 @@ impl<T> SidePass<T> {
         last: bool,
         mut reanalyse: impl FnMut(&T, LumenSide) -> Result<FrameResult, Error>,
     ) -> Result<Vec<(T, FrameResult)>, Error> {
-        let mut window: Vec<(T, FrameResult)> = self.held.take().into_iter().chain(frames).collect();
-        let n_final = if last { window.len() } else { window.len().saturating_sub(1) };
-        if n_final < window.len() {
-            self.held = window.pop();
-        }
-        // Single-frame results of the window and of the frame held back (the look-ahead).
-        let raw: Vec<FrameResult> = window.iter().map(|(_, r)| r.clone()).collect();
-        let ahead = self.held.as_ref().map(|(_, r)| r);
-        for k in 0..window.len() {
-            let prev = if k == 0 { self.prev.as_ref() } else { raw.get(k - 1) };
-            let next = raw.get(k + 1).or(ahead);
-            let (Some(prev), Some(next)) = (prev, next) else { continue };
-            let Some(side) = wanted_side(Some(prev), &raw[k], Some(next)) else { continue };
+        let k_max = MAX_RUN_FRAMES;
+        let mut window: Vec<(T, FrameResult)> = std::mem::take(&mut self.held);
+        window.extend(frames);
+        let n_final = if last { window.len() } else { window.len().saturating_sub(k_max) };
+        // Single-frame results: the context before the window, then the window.
+        let c = self.context.len();
+        let raw: Vec<FrameResult> = self.context.iter().cloned().chain(window.iter().map(|(_, r)| r.clone())).collect();
+        for k in 0..n_final {
+            let Some((before, after)) = bounding_frames(&raw, c + k, k_max) else { continue };
+            let side = LumenSide::Beside;
             let mut new = reanalyse(&window[k].0, side)?;
-            if keep_reanalysed(prev, &raw[k], &new, next, side) {
+            if keep_reanalysed(&raw[before], &raw[c + k], &new, &raw[after], side) {
                 new.quality.flag(QualityFlag::LumenSideFromNeighbours);
                 window[k].1 = new;
                 self.changed += 1;
             }
         }
-        if let Some(r) = raw.last() {
-            self.prev = Some(r.clone());
+        self.held = window.split_off(n_final);
+        self.context.extend(raw[c..c + n_final].iter().cloned());
+        while self.context.len() > k_max {
+            self.context.pop_front();
         }
         Ok(window)
     }
@@ -260,19 +287,26 @@ mod tests {
         results.iter().map(|r| LumenSide::of(r.catheter_position).unwrap()).collect()
     }
 
-    /// (beside, uncertain) per frame, and the sides after the pass.
-    const PATTERN: [(bool, bool); 13] = [
+    /// (beside, uncertain) per frame.
+    const PATTERN: [(bool, bool); 20] = [
         (false, false),
         (false, false),
         (true, true), // isolated and uncertain, but beside the catheter: kept
         (false, false),
         (true, false), // isolated but confident: kept
         (false, false),
-        (true, true), // two uncertain calls in a row: kept
+        (true, true), // two uncertain calls beside the catheter: kept
         (true, true),
         (false, false),
         (true, false),
-        (false, true), // isolated and uncertain, in a run beside the catheter
+        (false, true), // isolated and uncertain, in a run beside the catheter: moved
+        (true, false),
+        (false, true), // two uncertain calls in a run beside the catheter: moved
+        (false, true),
+        (true, false),
+        (false, true), // three: kept
+        (false, true),
+        (false, true),
         (true, false),
         (false, true), // the last frame has one neighbour: kept
     ];
@@ -281,9 +315,9 @@ mod tests {
         PATTERN.iter().enumerate().map(|(i, &(b, u))| frame(i, b, u)).collect()
     }
 
-    /// An uncertain lumen round the catheter between two neighbours with the lumen beside it
-    /// is taken beside it; a lumen beside the catheter, a confident call, two uncertain ones in
-    /// a row and the last frame are left alone.
+    /// Up to [`MAX_RUN_FRAMES`] uncertain lumens round the catheter between two frames with
+    /// the lumen beside it are taken beside it; a lumen beside the catheter, a confident call,
+    /// a longer run and the last frame are left alone.
     #[test]
     fn an_isolated_uncertain_call_takes_its_neighbours_side() {
         use LumenSide::{AroundCatheter as A, Beside as B};
@@ -295,11 +329,11 @@ mod tests {
             Ok(again(&before[i], side))
         })
         .unwrap();
-        assert_eq!(calls, [(10, B)]);
-        assert_eq!(changed, 1);
-        assert_eq!(sides(&results), [A, A, B, A, B, A, B, B, A, B, B, B, A]);
+        assert_eq!(calls, [(10, B), (12, B), (13, B)]);
+        assert_eq!(changed, 3);
+        assert_eq!(sides(&results), [A, A, B, A, B, A, B, B, A, B, B, B, B, B, B, A, A, A, B, A]);
         for (i, r) in results.iter().enumerate() {
-            let flipped = i == 10;
+            let flipped = [10, 12, 13].contains(&i);
             assert_eq!(r.quality.has(QualityFlag::LumenSideFromNeighbours), flipped, "frame {i}");
             assert!(flipped || r == &before[i], "frame {i} changed");
         }
@@ -331,7 +365,7 @@ mod tests {
         let before = pattern();
         let mut whole = before.clone();
         resolve_lumen_sides(&mut whole, |&i, side| Ok(again(&before[i], side))).unwrap();
-        for chunk in [1, 2, 3, 5, 13] {
+        for chunk in [1, 2, 3, 5, 20] {
             let mut pass = SidePass::new();
             let mut out = Vec::new();
             let frames: Vec<(usize, FrameResult)> = before.iter().cloned().enumerate().collect();
