@@ -46,9 +46,7 @@ fn analyze(images: &[CartImage], mm_per_px: f64, timing: &Timing, config: Pullba
         .enumerate()
         .map(|(i, im)| BatchFrame { image: im.clone(), calib, index: i, source: format!("frame_{i:04}.png") })
         .collect();
-    let single: Vec<FrameResult> =
-        pipeline::process_batch(&pconf, &batch).unwrap().into_iter().map(Result::unwrap).collect();
-    let results = sequence_passes(&single, &batch);
+    let results = sequence_passes(&single_frame(&batch), &batch);
     let mut pb = PullbackAnalyzer::new(config, pconf, calib).unwrap();
     for (r, f) in results.iter().zip(&batch) {
         pb.observe(r, &f.image);
@@ -199,8 +197,7 @@ fn demo_subintimal_stretch_is_recognised() {
         .enumerate()
         .map(|(i, (im, t))| BatchFrame { image: im.clone(), calib, index: i, source: t.file.clone() })
         .collect();
-    let single: Vec<FrameResult> =
-        pipeline::process_batch(&PipelineConfig::default(), &batch).unwrap().into_iter().map(Result::unwrap).collect();
+    let single = single_frame(&batch);
     let passed = sequence_passes(&single, &batch);
     let mut sim = Simulator::new();
     let fulls: Vec<_> = stretch.iter().map(|&i| sim.simulate(&spec.frame_spec(i).unwrap()).unwrap().truth).collect();
@@ -287,6 +284,11 @@ fn stretch_figures(
         n_angles: angle_err.len(),
         median_angle_deg: angle_err.get(angle_err.len() / 2).copied().unwrap_or(f64::INFINITY),
     }
+}
+
+/// Every frame of `batch` analysed on its own (default configuration).
+fn single_frame(batch: &[BatchFrame]) -> Vec<FrameResult> {
+    pipeline::process_batch(&PipelineConfig::default(), batch).unwrap().into_iter().map(Result::unwrap).collect()
 }
 
 /// The sequence passes of `truelumen analyze` over one run's single-frame results: lumen side
@@ -557,11 +559,7 @@ fn lumen_side_pass_on_random_subintimal_pullbacks() {
                 (BatchFrame { image, calib, index: i, source: t.file.clone() }, t)
             })
             .unzip();
-        let single: Vec<FrameResult> = pipeline::process_batch(&PipelineConfig::default(), &batch)
-            .unwrap()
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
+        let single = single_frame(&batch);
         let passed = sequence_passes(&single, &batch);
         let sub = |r: &FrameResult| r.catheter_position == CatheterPosition::Subintimal;
         let (mut a, mut b) = (0, 0);

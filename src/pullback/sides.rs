@@ -78,21 +78,22 @@ fn movable(r: &FrameResult) -> bool {
 /// `raw`: `Some((before, after))` when `raw[k]` is movable, the run is at most `max_run`
 /// frames long and both bounding frames exist in `raw` with their lumen beside the catheter
 /// (module docs).
-pub fn bounding_frames(raw: &[FrameResult], k: usize, max_run: usize) -> Option<(usize, usize)> {
-    if !raw.get(k).is_some_and(movable) {
+pub fn bounding_frames(raw: &[&FrameResult], k: usize, max_run: usize) -> Option<(usize, usize)> {
+    if !raw.get(k).is_some_and(|r| movable(r)) {
         return None;
     }
     let mut i = k;
-    while i > 0 && movable(&raw[i - 1]) {
+    while i > 0 && movable(raw[i - 1]) {
         i -= 1;
     }
     let mut j = k;
-    while j + 1 < raw.len() && movable(&raw[j + 1]) {
+    while j + 1 < raw.len() && movable(raw[j + 1]) {
         j += 1;
     }
     let (before, after) = (i.checked_sub(1)?, j + 1);
     let beside = |r: &FrameResult| side_of(r) == Some(LumenSide::Beside);
-    (j + 1 - i <= max_run && raw.get(after).is_some_and(beside) && beside(&raw[before])).then_some((before, after))
+    (j + 1 - i <= max_run && raw.get(after).is_some_and(|r| beside(r)) && beside(raw[before]))
+        .then_some((before, after))
 }
 
 /// Mean Jaccard between `r`'s lumen and the lumens of `neighbours` (0 without a lumen).
@@ -167,24 +168,34 @@ impl<T> SidePass<T> {
         let mut window: Vec<(T, FrameResult)> = std::mem::take(&mut self.held);
         window.extend(frames);
         let n_final = if last { window.len() } else { window.len().saturating_sub(k_max) };
-        // Single-frame results: the context before the window, then the window.
+        // Runs to move, decided on single-frame results (the context before the window, then
+        // the window), with copies of their bounding frames (never moved themselves).
         let c = self.context.len();
-        let raw: Vec<FrameResult> = self.context.iter().cloned().chain(window.iter().map(|(_, r)| r.clone())).collect();
-        for k in 0..n_final {
-            let Some((before, after)) = bounding_frames(&raw, c + k, k_max) else { continue };
+        let plans: Vec<(usize, FrameResult, FrameResult)> = {
+            let raw: Vec<&FrameResult> = self.context.iter().chain(window.iter().map(|(_, r)| r)).collect();
+            (0..n_final)
+                .filter_map(|k| bounding_frames(&raw, c + k, k_max).map(|(b, a)| (k, raw[b].clone(), raw[a].clone())))
+                .collect()
+        };
+        // Single-frame results of the frames changed, for the context.
+        let mut replaced: Vec<(usize, FrameResult)> = Vec::new();
+        for (k, before, after) in plans {
             let side = LumenSide::Beside;
             let mut new = reanalyse(&window[k].0, side)?;
-            if keep_reanalysed(&raw[before], &raw[c + k], &new, &raw[after], side) {
+            if keep_reanalysed(&before, &window[k].1, &new, &after, side) {
                 new.quality.flag(QualityFlag::LumenSideFromNeighbours);
-                window[k].1 = new;
-                self.changed += 1;
+                replaced.push((k, std::mem::replace(&mut window[k].1, new)));
             }
         }
-        self.held = window.split_off(n_final);
-        self.context.extend(raw[c..c + n_final].iter().cloned());
+        self.changed += replaced.len();
+        for k in n_final.saturating_sub(k_max)..n_final {
+            let single = replaced.iter().find(|(j, _)| *j == k).map_or(&window[k].1, |(_, r)| r);
+            self.context.push_back(single.clone());
+        }
         while self.context.len() > k_max {
             self.context.pop_front();
         }
+        self.held = window.split_off(n_final);
         Ok(window)
     }
 }
