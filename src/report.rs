@@ -102,7 +102,9 @@ pub struct FrameResult {
 /// The IVUS catheter's own wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IvusWireResult {
-    /// Centre of the wire, mm.
+    /// Centre of the wire echo found, mm. When the wire's surface echo is lost in the ring-down
+    /// and its first reverberation was found instead ([`crate::guidewire::IvusWireParams`]),
+    /// this lies up to one wire diameter too far from the catheter; the angle is unaffected.
     pub center_mm: [f64; 2],
     /// Display angle of the wire seen from the catheter centre, degrees in `[0, 360)`.
     pub angle_deg: f64,

@@ -23,7 +23,7 @@ use truelumen::io::read_image;
 use truelumen::pipeline::{self, BatchFrame, Calibration, PipelineConfig};
 use truelumen::plane::CartImage;
 use truelumen::pullback::report::{PullbackReport, REQUIRED_KEYS, SUMMARY_SCHEMA_VERSION, Summary};
-use truelumen::pullback::sides::resolve_lumen_sides;
+use truelumen::pullback::sides::{max_run_frames, resolve_lumen_sides};
 use truelumen::pullback::{PullbackAnalyzer, PullbackConfig, Timing, gating};
 use truelumen::report::FrameResult;
 use truelumen::sim::Simulator;
@@ -46,7 +46,7 @@ fn analyze(images: &[CartImage], mm_per_px: f64, timing: &Timing, config: Pullba
         .enumerate()
         .map(|(i, im)| BatchFrame { image: im.clone(), calib, index: i, source: format!("frame_{i:04}.png") })
         .collect();
-    let results = sequence_passes(&single_frame(&batch), &batch);
+    let results = sequence_passes(&single_frame(&batch), &batch, timing.frame_spacing_mm());
     let mut pb = PullbackAnalyzer::new(config, pconf, calib).unwrap();
     for (r, f) in results.iter().zip(&batch) {
         pb.observe(r, &f.image);
@@ -198,7 +198,7 @@ fn demo_subintimal_stretch_is_recognised() {
         .map(|(i, (im, t))| BatchFrame { image: im.clone(), calib, index: i, source: t.file.clone() })
         .collect();
     let single = single_frame(&batch);
-    let passed = sequence_passes(&single, &batch);
+    let passed = sequence_passes(&single, &batch, spec.frame_spacing_mm());
     let mut sim = Simulator::new();
     let fulls: Vec<_> = stretch.iter().map(|&i| sim.simulate(&spec.frame_spec(i).unwrap()).unwrap().truth).collect();
     let mut figures = Vec::new();
@@ -291,13 +291,13 @@ fn single_frame(batch: &[BatchFrame]) -> Vec<FrameResult> {
     pipeline::process_batch(&PipelineConfig::default(), batch).unwrap().into_iter().map(Result::unwrap).collect()
 }
 
-/// The sequence passes of `truelumen analyze` over one run's single-frame results: lumen side
-/// (frames analysed again from `batch`), then own wire.
-fn sequence_passes(single: &[FrameResult], batch: &[BatchFrame]) -> Vec<FrameResult> {
+/// The sequence passes of `truelumen analyze` over one run's single-frame results, frames
+/// `spacing_mm` apart: lumen side (frames analysed again from `batch`), then own wire.
+fn sequence_passes(single: &[FrameResult], batch: &[BatchFrame], spacing_mm: f64) -> Vec<FrameResult> {
     let config = PipelineConfig::default();
     let mut p = truelumen::Pipeline::new(config.clone()).unwrap();
     let mut results = single.to_vec();
-    resolve_lumen_sides(&mut results, |&i, side| {
+    resolve_lumen_sides(&mut results, max_run_frames(spacing_mm), |&i, side| {
         let f = &batch[i];
         p.process_with_side(&f.image, f.calib, f.index, &f.source, side)
     })
@@ -560,7 +560,7 @@ fn lumen_side_pass_on_random_subintimal_pullbacks() {
             })
             .unzip();
         let single = single_frame(&batch);
-        let passed = sequence_passes(&single, &batch);
+        let passed = sequence_passes(&single, &batch, spec.frame_spacing_mm());
         let sub = |r: &FrameResult| r.catheter_position == CatheterPosition::Subintimal;
         let (mut a, mut b) = (0, 0);
         for ((s, p), t) in single.iter().zip(&passed).zip(&truth) {

@@ -40,7 +40,7 @@ use rayon::prelude::*;
 use truelumen::eval::{WireCalciumScore, score_wires_calcium, summarize_wires_calcium};
 use truelumen::guidewire::{IvusWireParams, resolve_wire_sequence};
 use truelumen::pipeline::{BatchFrame, process_batch};
-use truelumen::pullback::sides::resolve_lumen_sides;
+use truelumen::pullback::sides::{MAX_RUN_FRAMES, resolve_lumen_sides};
 use truelumen::report::{FrameResult, QualityFlag};
 use truelumen::sim::{Phantom, PhantomSpec, simulate, wire_sequence, wire_sequence_cto};
 use truelumen::{Calibration, PipelineConfig};
@@ -128,7 +128,8 @@ fn run(seeds: &[u64], scenes: fn(u64, usize) -> Vec<PhantomSpec>, overlays: Opti
         let mut results = analyse(&phantoms, &config);
         single.extend(results.iter().zip(&phantoms).map(|(r, p)| score_wires_calcium(r, &p.truth).unwrap()));
         let mut again = truelumen::Pipeline::new(config.clone()).unwrap();
-        let changed = resolve_lumen_sides(&mut results, |&i, side| {
+        // Random anatomy in every frame: no frame spacing, runs in frames.
+        let changed = resolve_lumen_sides(&mut results, MAX_RUN_FRAMES, |&i, side| {
             let p = &phantoms[i];
             let calib = Calibration::Cartesian { mm_per_px: p.mm_per_px };
             again.process_with_side(&p.cart, calib, i, &results_source(p), side)

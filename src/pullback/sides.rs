@@ -13,7 +13,8 @@
 //! ([`crate::Pipeline::process_with_side`]) when
 //! * every frame of the run is flagged `lumen_side_uncertain` (both lumens were found; a
 //!   confident call is never overridden) and has its lumen round the catheter,
-//! * the run is at most [`MAX_RUN_FRAMES`] frames long, and
+//! * the run is at most [`MAX_RUN_MM`] of pullback long ([`max_run_frames`]: 2 frames at the
+//!   phantoms' 0.5 mm per frame; [`MAX_RUN_FRAMES`] when the frame spacing is not known), and
 //! * the frames bounding it (just before and just after it) found a lumen, and both have it
 //!   beside the catheter;
 //!
@@ -36,9 +37,19 @@
 //! (or 3) moved 4 wrong frames there (two runs of two) to the right side and nothing else.
 //! Held out (cases 100–111 and 200–211, 864 frames): one frame moved, to the right side.
 //!
+//! The limit is a length of pullback, not a number of frames: a 30 frames/s pullback at
+//! 0.5 mm/s has 60 frames in 1 mm, where the phantoms have 2, and an ambiguous stretch of
+//! anatomy spans the same millimetres at any frame rate. The same development pullbacks
+//! sampled 2 and 4 times more densely (0.25 and 0.125 mm per frame, one speckle pattern as in
+//! consecutive frames of a real pullback) gave the same frames right with runs of up to 1 mm
+//! (4 and 8 frames) as with runs of up to 2 frames: 1420 → 1428 of 1440 and 2831 → 2854 of
+//! 2880 (held-out cases 100–111 at 0.125 mm: 1704 → 1719 of 1728 with either limit). So the
+//! phantoms do not tell the two apart; their wrong runs are at most two frames long at every
+//! spacing. The length is kept because it does not make the rule depend on the frame rate.
+//!
 //! Decisions use single-frame results only (never results this pass changed), so the outcome
 //! depends only on the frame order, not on how frames were chunked or on the thread count, and
-//! each frame needs only the next [`MAX_RUN_FRAMES`] to be final: [`SidePass`] streams with
+//! each frame needs only the next `max_run` frames to be final: [`SidePass`] streams with
 //! that look-ahead.
 //!
 //! This is a simple form of the temporal consistency used in IVUS sequence segmentation (e.g.
@@ -61,8 +72,28 @@ pub use crate::segment::beside::LumenSide;
 /// lies inside the small lumen); its frame 25, taken beside the catheter by the pass, 0.54.
 pub const MIN_NEIGHBOUR_JACCARD: f64 = 0.5;
 
-/// Longest run of consecutive uncertain frames the pass moves as one (module docs).
+/// Longest run of consecutive uncertain frames the pass moves as one when the frame spacing
+/// is not known (module docs): [`MAX_RUN_MM`] at the phantom pullbacks' 0.5 mm per frame.
 pub const MAX_RUN_FRAMES: usize = 2;
+
+/// Longest run of consecutive uncertain frames the pass moves as one, mm of pullback: the
+/// 2 frames found best at 0.5 mm per frame (module docs). [`max_run_frames`] turns it into
+/// frames.
+pub const MAX_RUN_MM: f64 = 1.0;
+
+/// Most frames a run may have whatever the spacing: the pass holds that many frames back
+/// (`truelumen analyze`: 32 MB of 512x512 images), 0.53 mm at 30 frames/s and 0.5 mm/s.
+pub const MAX_RUN_FRAMES_CAP: usize = 32;
+
+/// The longest run, in frames, for frames `frame_spacing_mm` apart: [`MAX_RUN_MM`] of
+/// pullback, at least one frame and at most [`MAX_RUN_FRAMES_CAP`]; [`MAX_RUN_FRAMES`] when
+/// the spacing is not a positive finite number.
+pub fn max_run_frames(frame_spacing_mm: f64) -> usize {
+    if !(frame_spacing_mm.is_finite() && frame_spacing_mm > 0.0) {
+        return MAX_RUN_FRAMES;
+    }
+    ((MAX_RUN_MM / frame_spacing_mm + 1e-6).floor() as usize).clamp(1, MAX_RUN_FRAMES_CAP)
+}
 
 /// The side of `r`'s lumen, `None` without a lumen.
 fn side_of(r: &FrameResult) -> Option<LumenSide> {
@@ -122,11 +153,13 @@ pub fn keep_reanalysed(
 
 /// The streaming form of the pass: frames are fed in order, in chunks of any size, each with
 /// a payload `T` (whatever [`SidePass::push`]'s `reanalyse` needs: the image, an index...) and
-/// its single-frame result. The last [`MAX_RUN_FRAMES`] frames are held back until the frames
-/// after them arrive.
+/// its single-frame result. The last `max_run` frames (the longest run moved as one) are held
+/// back until the frames after them arrive.
 #[derive(Debug)]
 pub struct SidePass<T> {
-    /// Single-frame results of the last frames returned (up to `MAX_RUN_FRAMES`).
+    /// Longest run moved as one, frames.
+    max_run: usize,
+    /// Single-frame results of the last frames returned (up to `max_run`).
     context: std::collections::VecDeque<FrameResult>,
     /// The frames held back, with their single-frame results.
     held: Vec<(T, FrameResult)>,
@@ -134,15 +167,17 @@ pub struct SidePass<T> {
 }
 
 impl<T> Default for SidePass<T> {
+    /// A pass with runs of up to [`MAX_RUN_FRAMES`].
     fn default() -> Self {
-        Self { context: Default::default(), held: Vec::new(), changed: 0 }
+        Self::new(MAX_RUN_FRAMES)
     }
 }
 
 impl<T> SidePass<T> {
-    /// A pass that has seen no frame.
-    pub fn new() -> Self {
-        Self::default()
+    /// A pass that has seen no frame and moves runs of up to `max_run` frames (at least 1;
+    /// [`max_run_frames`] gives it for a frame spacing).
+    pub fn new(max_run: usize) -> Self {
+        Self { max_run: max_run.max(1), context: Default::default(), held: Vec::new(), changed: 0 }
     }
 
     /// Frames whose side this pass changed so far.
@@ -151,8 +186,8 @@ impl<T> SidePass<T> {
     }
 
     /// Feeds the next `frames` (in order, after every frame fed before) and returns, in order,
-    /// every frame whose result is now final: all frames fed so far but the last
-    /// [`MAX_RUN_FRAMES`], or all of them when `last` is set (the end of the sequence).
+    /// every frame whose result is now final: all frames fed so far but the last `max_run`
+    /// ([`SidePass::new`]), or all of them when `last` is set (the end of the sequence).
     /// `reanalyse(payload, side)` analyses a frame again with the true lumen on `side`
     /// ([`crate::Pipeline::process_with_side`]).
     ///
@@ -164,7 +199,7 @@ impl<T> SidePass<T> {
         last: bool,
         mut reanalyse: impl FnMut(&T, LumenSide) -> Result<FrameResult, Error>,
     ) -> Result<Vec<(T, FrameResult)>, Error> {
-        let k_max = MAX_RUN_FRAMES;
+        let k_max = self.max_run;
         let mut window: Vec<(T, FrameResult)> = std::mem::take(&mut self.held);
         window.extend(frames);
         let n_final = if last { window.len() } else { window.len().saturating_sub(k_max) };
@@ -200,9 +235,9 @@ impl<T> SidePass<T> {
     }
 }
 
-/// Runs the pass over the results of one whole run, in frame order; `reanalyse(i, side)`
-/// analyses frame `i` (position in `results`) again with the true lumen on `side`. Returns the
-/// number of frames changed.
+/// Runs the pass over the results of one whole run, in frame order, with runs of up to
+/// `max_run` frames ([`max_run_frames`]); `reanalyse(i, side)` analyses frame `i` (position in
+/// `results`) again with the true lumen on `side`. Returns the number of frames changed.
 ///
 /// # Errors
 /// Whatever `reanalyse` returns.
@@ -222,15 +257,20 @@ impl<T> SidePass<T> {
 /// for (i, image) in images.iter().enumerate() {
 ///     results.push(p.process(image, calib, i, "frame")?);
 /// }
-/// resolve_lumen_sides(&mut results, |&i, side| p.process_with_side(&images[i], calib, i, "frame", side))?;
+/// // Frames 0.5 mm apart: runs of up to 2 frames.
+/// let max_run = truelumen::pullback::sides::max_run_frames(0.5);
+/// resolve_lumen_sides(&mut results, max_run, |&i, side| {
+///     p.process_with_side(&images[i], calib, i, "frame", side)
+/// })?;
 /// truelumen::guidewire::resolve_wire_sequence(&mut results, config.ivus_wire);
 /// # Ok::<(), truelumen::Error>(())
 /// ```
 pub fn resolve_lumen_sides(
     results: &mut [FrameResult],
+    max_run: usize,
     reanalyse: impl FnMut(&usize, LumenSide) -> Result<FrameResult, Error>,
 ) -> Result<usize, Error> {
-    let mut pass = SidePass::new();
+    let mut pass = SidePass::new(max_run);
     let frames = results.iter().cloned().enumerate().collect();
     for (i, r) in pass.push(frames, true, reanalyse)? {
         results[i] = r;
@@ -335,7 +375,7 @@ mod tests {
         let before = pattern();
         let mut results = before.clone();
         let mut calls = Vec::new();
-        let changed = resolve_lumen_sides(&mut results, |&i, side| {
+        let changed = resolve_lumen_sides(&mut results, MAX_RUN_FRAMES, |&i, side| {
             calls.push((i, side));
             Ok(again(&before[i], side))
         })
@@ -350,12 +390,46 @@ mod tests {
         }
     }
 
+    /// With runs of up to 3 frames, the run of three (frames 15–17) is moved as well.
+    #[test]
+    fn a_longer_limit_moves_the_longer_run() {
+        let before = pattern();
+        let mut results = before.clone();
+        let changed = resolve_lumen_sides(&mut results, 3, |&i, side| Ok(again(&before[i], side))).unwrap();
+        assert_eq!(changed, 6);
+        for (i, r) in results.iter().enumerate() {
+            let moved = [10, 12, 13, 15, 16, 17].contains(&i);
+            assert_eq!(r.quality.has(QualityFlag::LumenSideFromNeighbours), moved, "frame {i}");
+            assert_eq!(
+                LumenSide::of(r.catheter_position) == Some(LumenSide::Beside),
+                moved || PATTERN[i].0,
+                "frame {i}"
+            );
+        }
+    }
+
+    /// The run limit is [`MAX_RUN_MM`] of pullback in frames, within its bounds.
+    #[test]
+    fn run_limit_follows_the_frame_spacing() {
+        assert_eq!(max_run_frames(0.5), 2);
+        assert_eq!(max_run_frames(1.0 / 3.0), 3);
+        assert_eq!(max_run_frames(0.25), 4);
+        assert_eq!(max_run_frames(0.6), 1);
+        assert_eq!(max_run_frames(2.0), 1);
+        assert_eq!(max_run_frames(0.1), 10);
+        assert_eq!(max_run_frames(0.5 / 30.0), MAX_RUN_FRAMES_CAP);
+        assert_eq!(max_run_frames(1e-6), MAX_RUN_FRAMES_CAP);
+        for bad in [0.0, -0.5, f64::NAN, f64::INFINITY] {
+            assert_eq!(max_run_frames(bad), MAX_RUN_FRAMES, "{bad}");
+        }
+    }
+
     /// A re-analysed lumen that does not overlap the neighbours' lumens is not kept.
     #[test]
     fn a_lumen_elsewhere_is_not_taken() {
         let before = pattern();
         let mut results = before.clone();
-        let changed = resolve_lumen_sides(&mut results, |&i, side| {
+        let changed = resolve_lumen_sides(&mut results, MAX_RUN_FRAMES, |&i, side| {
             let mut r = again(&before[i], side);
             // Beside the catheter, but on the side opposite the neighbours' lumen.
             if side == LumenSide::Beside {
@@ -374,20 +448,23 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_chunking() {
         let before = pattern();
-        let mut whole = before.clone();
-        resolve_lumen_sides(&mut whole, |&i, side| Ok(again(&before[i], side))).unwrap();
-        for chunk in [1, 2, 3, 5, 20] {
-            let mut pass = SidePass::new();
-            let mut out = Vec::new();
-            let frames: Vec<(usize, FrameResult)> = before.iter().cloned().enumerate().collect();
-            let n_chunks = frames.len().div_ceil(chunk);
-            for (k, c) in frames.chunks(chunk).enumerate() {
-                let done = pass.push(c.to_vec(), k + 1 == n_chunks, |&i, side| Ok(again(&before[i], side))).unwrap();
-                out.extend(done.into_iter().map(|(_, r)| r));
+        for max_run in [1, 2, 3] {
+            let mut whole = before.clone();
+            resolve_lumen_sides(&mut whole, max_run, |&i, side| Ok(again(&before[i], side))).unwrap();
+            for chunk in [1, 2, 3, 5, 20] {
+                let mut pass = SidePass::new(max_run);
+                let mut out = Vec::new();
+                let frames: Vec<(usize, FrameResult)> = before.iter().cloned().enumerate().collect();
+                let n_chunks = frames.len().div_ceil(chunk);
+                for (k, c) in frames.chunks(chunk).enumerate() {
+                    let done =
+                        pass.push(c.to_vec(), k + 1 == n_chunks, |&i, side| Ok(again(&before[i], side))).unwrap();
+                    out.extend(done.into_iter().map(|(_, r)| r));
+                }
+                // An empty last push flushes nothing more.
+                assert!(pass.push(Vec::new(), true, |_, _| unreachable!()).unwrap().is_empty());
+                assert_eq!(out, whole, "max_run {max_run}, chunk {chunk}");
             }
-            // An empty last push flushes nothing more.
-            assert!(pass.push(Vec::new(), true, |_, _| unreachable!()).unwrap().is_empty());
-            assert_eq!(out, whole, "chunk {chunk}");
         }
     }
 }

@@ -20,7 +20,7 @@ use truelumen::io::{
 };
 use truelumen::output::{self, RunOutput};
 use truelumen::pipeline::{self, BatchFrame, Calibration, Pipeline, PipelineConfig};
-use truelumen::pullback::sides::SidePass;
+use truelumen::pullback::sides::{self, SidePass};
 use truelumen::pullback::{self, PullbackAnalyzer};
 use truelumen::report::{FieldInfo, InputInfo, Results, SCHEMA_VERSION};
 use truelumen::scan::CartesianSampler;
@@ -371,6 +371,10 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
     check_overrides(p, &*source)?;
     let resolved = resolve(a, p, &*source)?;
     let timing = resolve_timing(p, source.timing(), source.len());
+    let (report_timing, spacing_known) = report_timing(&timing, source.path(), source.len())?;
+    // Lumen-side runs in mm of pullback where the spacing is known, else in frames.
+    let max_side_run =
+        if spacing_known { sides::max_run_frames(report_timing.frame_spacing_mm()) } else { sides::MAX_RUN_FRAMES };
     let config = a.wires.apply(pipeline_config(&resolved)?)?;
     let sampler = display_sampler(resolved.calib)?;
     let input = input_info(p, &*source, &resolved, &timing);
@@ -389,6 +393,7 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
             sampler: sampler.as_ref(),
             stage_times: &stage_times,
             bar: &bar,
+            max_side_run,
         };
         process_frames(&mut *source, &job, &mut out, &mut report, &mut wire_sequence)
     })?;
@@ -403,7 +408,6 @@ fn analyze_pullback(a: &AnalyzeArgs, p: &Planned, pool: &rayon::ThreadPool, pref
         a.quiet,
         a.timing_json.as_ref(),
     )?;
-    let report_timing = report_timing(&timing, source.path(), source.len())?;
     let mut reread = open_pullback(a, p)?;
     let mut buf = FrameBuf::default();
     report
@@ -467,13 +471,16 @@ struct FrameJob<'a> {
     sampler: Option<&'a CartesianSampler>,
     stage_times: &'a truelumen::timing::SharedStageTimes,
     bar: &'a ProgressBar,
+    /// Longest run of frames the lumen-side pass moves ([`sides::max_run_frames`]).
+    max_side_run: usize,
 }
 
 /// Streams every frame of `source` through the pipeline in chunks (decoded, analysed and drawn
 /// in parallel), appending results in frame order. Returns `(frames, with lumen, with wire)`.
 ///
 /// Each chunk's results go through the sequence passes in frame order: the lumen side
-/// ([`truelumen::pullback::sides`], which holds one frame back until the next is analysed),
+/// ([`truelumen::pullback::sides`], which holds `max_side_run` frames back until the frames
+/// after them are analysed),
 /// then the own wire ([`truelumen::guidewire::WireSequence`], which sets the guidance from the
 /// final lumen). Overlays and records are written once a frame is final.
 fn process_frames(
@@ -484,11 +491,11 @@ fn process_frames(
     wire_sequence: &mut truelumen::guidewire::WireSequence,
 ) -> anyhow::Result<(usize, usize, usize)> {
     use rayon::prelude::*;
-    let FrameJob { calib, config, sampler, stage_times, bar } = *job;
+    let FrameJob { calib, config, sampler, stage_times, bar, max_side_run } = *job;
     let chunk = MIN_CHUNK_FRAMES.max(4 * rayon::current_num_threads());
     let (mut n_frames, mut n_lumen, mut n_wire) = (0usize, 0usize, 0usize);
     let mut bufs: Vec<FrameBuf> = Vec::new();
-    let mut sides: SidePass<(BatchFrame, Option<PathBuf>)> = SidePass::new();
+    let mut sides: SidePass<(BatchFrame, Option<PathBuf>)> = SidePass::new(max_side_run);
     // Analyses a frame again with a given lumen side (rare: uncertain frames only).
     let mut again = Pipeline::new(config.clone())?;
     let mut start = 0;
@@ -593,8 +600,9 @@ fn write_index(a: &AnalyzeArgs, rows: &[(&Planned, Summary)]) -> Result<(), Erro
 /// The pullback report's timing: the resolved file/command-line timing, else the `fps` /
 /// `pullback_mm_per_s` of a `calibration.json` next to the input, else the documented
 /// defaults ([`pullback::DEFAULT_FPS`], [`pullback::DEFAULT_PULLBACK_MM_PER_S`]); `origin`
-/// says where each value came from.
-fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback::Timing, Error> {
+/// says where each value came from. The flag is set when neither value is a default (the frame
+/// spacing is known).
+fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<(pullback::Timing, bool), Error> {
     let sidecar = io::Sidecar::load_from_dir(&io::sidecar_dir(input))?;
     let side_src = || io::sidecar_dir(input).join(io::SIDECAR_NAME).display().to_string();
     let (speed, speed_origin) = match (t.pullback_mm_per_s, sidecar.as_ref().and_then(|s| s.pullback_mm_per_s)) {
@@ -604,6 +612,7 @@ fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback:
         (None, Some(v)) => (v, format!("speed from {}", side_src())),
         (None, None) => (pullback::DEFAULT_PULLBACK_MM_PER_S, "speed default (typical AnteOwl-class pullback)".into()),
     };
+    let known = t.pullback_mm_per_s.is_some() || sidecar.as_ref().is_some_and(|s| s.pullback_mm_per_s.is_some());
     let (fps, times, fps_origin) = match (t.mean_frame_rate_hz(), sidecar.as_ref().and_then(|s| s.fps)) {
         (Some(r), _) => (
             r,
@@ -613,6 +622,7 @@ fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback:
         (None, Some(r)) => (r, None, format!("frame rate from {}", side_src())),
         (None, None) => (pullback::DEFAULT_FPS, None, "frame rate default (typical AnteOwl-class pullback)".into()),
     };
+    let known = known && (t.mean_frame_rate_hz().is_some() || sidecar.as_ref().is_some_and(|s| s.fps.is_some()));
     let timing = pullback::Timing {
         fps,
         pullback_mm_per_s: speed,
@@ -620,7 +630,7 @@ fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<pullback:
         origin: format!("{fps_origin}; {speed_origin}"),
     };
     timing.validate()?;
-    Ok(timing)
+    Ok((timing, known))
 }
 
 #[cfg(test)]
@@ -632,5 +642,33 @@ mod tests {
         assert_eq!(parse_shard("0/4"), Ok((0, 4)));
         assert_eq!(parse_shard(" 3 / 4 "), Ok((3, 4)));
         assert!(parse_shard("4/4").is_err() && parse_shard("1/0").is_err() && parse_shard("1").is_err());
+    }
+
+    /// The frame spacing counts as known (lumen-side runs in mm) only when neither the speed
+    /// nor the frame rate is a default.
+    #[test]
+    fn spacing_is_known_without_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("frames");
+        std::fs::create_dir(&input).unwrap();
+        let none = PullbackTiming::default();
+        let (t, known) = report_timing(&none, &input, 10).unwrap();
+        assert!(!known);
+        assert_eq!((t.fps, t.pullback_mm_per_s), (pullback::DEFAULT_FPS, pullback::DEFAULT_PULLBACK_MM_PER_S));
+        let file = PullbackTiming {
+            pullback_mm_per_s: Some(1.0),
+            frame_times_s: Some(PullbackTiming::uniform_times_s(10, 4.0)),
+            ..Default::default()
+        };
+        let (t, known) = report_timing(&file, &input, 10).unwrap();
+        assert!(known);
+        assert!((t.frame_spacing_mm() - 0.25).abs() < 1e-9);
+        assert_eq!(sides::max_run_frames(t.frame_spacing_mm()), 4);
+        let speed_only = PullbackTiming { pullback_mm_per_s: Some(1.0), ..Default::default() };
+        assert!(!report_timing(&speed_only, &input, 10).unwrap().1);
+        std::fs::write(input.join(io::SIDECAR_NAME), r#"{"fps": 2.0, "pullback_mm_per_s": 1.0}"#).unwrap();
+        let (t, known) = report_timing(&none, &input, 10).unwrap();
+        assert!(known);
+        assert_eq!(sides::max_run_frames(t.frame_spacing_mm()), 2);
     }
 }
