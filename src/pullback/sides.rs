@@ -448,7 +448,7 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_chunking() {
         let before = pattern();
-        for max_run in [1, 2, 3] {
+        for max_run in [1, 2, 3, 5, 32] {
             let mut whole = before.clone();
             resolve_lumen_sides(&mut whole, max_run, |&i, side| Ok(again(&before[i], side))).unwrap();
             for chunk in [1, 2, 3, 5, 20] {
