@@ -778,6 +778,28 @@ fn huge_declared_dimensions_allocate_little() {
     assert!(peak < 300 << 20, "{peak} bytes");
 }
 
+/// DICOM files from the fuzzing corpus whose damaged headers once made the header parser
+/// allocate gigabytes (`tests/regressions/README.md`) are rejected with little heap: the
+/// regression replay checks only the error, this checks the memory.
+#[test]
+fn fuzzed_dicom_headers_allocate_little() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pullback");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["dicom-header-3gb-rss", "dicom-fd-length-1gb-rss"] {
+        let bytes = std::fs::read(corpus.join(name)).unwrap();
+        // The first byte selects the harness's format (0 = DICOM).
+        assert_eq!(bytes[0] % 3, 0, "{name}");
+        let p = dir.path().join(format!("{name}.dcm"));
+        std::fs::write(&p, &bytes[1..]).unwrap();
+        let peak = peak::measure(|| {
+            let e = truelumen::io::DicomSource::open(&p).err().expect("damaged header rejected");
+            assert!(e.to_string().contains(&*p.to_string_lossy()), "{e}");
+        });
+        println!("{name}: peak heap {} KB", peak / 1024);
+        assert!(peak < 64 << 20, "{name}: {peak} bytes");
+    }
+}
+
 /// Damaged pullback files of the other formats (DICOM, multi-page TIFF, raw polar / RF with a
 /// JSON sidecar), generated from `fixtures/inputs/`: exit code by class (3 unreadable / corrupt,
 /// 4 invalid calibration, 6 unsupported, 7 inconsistent with its own header or sidecar), the file

@@ -697,8 +697,20 @@ const KNOWN_VRS: [&[u8; 2]; 34] = [
     b"UT", b"UV",
 ];
 
+/// Size of one value of a binary VR, bytes (`None` for text, sequences and byte strings): an
+/// element's length must be a multiple of it (DICOM PS3.5 §6.2, §7.1.1).
+fn value_size(vr: &[u8; 2]) -> Option<u32> {
+    match vr {
+        b"US" | b"SS" | b"OW" => Some(2),
+        b"UL" | b"SL" | b"FL" | b"AT" | b"OF" | b"OL" => Some(4),
+        b"FD" | b"OD" | b"SV" | b"UV" | b"OV" => Some(8),
+        _ => None,
+    }
+}
+
 /// Walks every element header before `PixelData` (descending into sequences of undefined
-/// length) and rejects unknown VRs and value lengths that run past the end of the file, before
+/// length) and rejects unknown VRs, value lengths that run past the end of the file and, for
+/// binary VRs, lengths that are not a multiple of the value size ([`value_size`]), before
 /// dicom-object parses the header: its parser allocates the declared length, so one damaged
 /// length field could cost gigabytes (found by fuzzing: `tests/regressions/pullback/`).
 /// Running off the end of the file is left to the parser, which reports it.
@@ -722,11 +734,14 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
             if tag == (0x7FE0, 0x0010) {
                 return Ok(Ok(()));
             }
+            // Explicit VR of the element and the size of its values, for binary VRs.
+            let mut explicit_vr: Option<([u8; 2], u32)> = None;
             let len = if group == 0xFFFE || !explicit {
                 read_u32(r)?
             } else {
                 let mut vr = [0u8; 2];
                 r.read_exact(&mut vr)?;
+                explicit_vr = value_size(&vr).map(|size| (vr, size));
                 if !KNOWN_VRS.contains(&&vr) {
                     return Ok(Err(bad(format!(
                         "element ({group:04X},{element:04X}) at byte {pos} has an invalid VR {vr:02X?}"
@@ -756,6 +771,13 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
             };
             if len == UNDEFINED || group == 0xFFFE {
                 continue; // descend into the sequence / item; delimiters carry no value
+            }
+            if let Some((vr, size)) = explicit_vr.filter(|(_, size)| len % size != 0) {
+                return Ok(Err(bad(format!(
+                    "element ({group:04X},{element:04X}) at byte {pos} has VR {} and a length of {len} bytes, \
+                     not a multiple of its {size}-byte values",
+                    String::from_utf8_lossy(&vr)
+                ))));
             }
             let value_at = r.stream_position()?;
             if value_at + u64::from(len) > file_len {
