@@ -785,7 +785,7 @@ fn huge_declared_dimensions_allocate_little() {
 fn fuzzed_dicom_headers_allocate_little() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pullback");
     let dir = tempfile::tempdir().unwrap();
-    for name in ["dicom-header-3gb-rss", "dicom-fd-length-1gb-rss"] {
+    for name in ["dicom-header-3gb-rss", "dicom-fd-length-1gb-rss", "dicom-pixeldata-vr-2gb-rss"] {
         let bytes = std::fs::read(corpus.join(name)).unwrap();
         // The first byte selects the harness's format (0 = DICOM).
         assert_eq!(bytes[0] % 3, 0, "{name}");

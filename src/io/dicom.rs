@@ -731,9 +731,6 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
             }
             let element = read_u16(r)?;
             let tag = (group, element);
-            if tag == (0x7FE0, 0x0010) {
-                return Ok(Ok(()));
-            }
             // Explicit VR of the element and the size of its values, for binary VRs.
             let mut explicit_vr: Option<([u8; 2], u32)> = None;
             let len = if group == 0xFFFE || !explicit {
@@ -769,6 +766,13 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
                     u32::from(read_u16(r)?)
                 }
             };
+            if tag == (0x7FE0, 0x0010) {
+                // Pixel data: only its VR is checked (above; an invalid one made the parser read
+                // a garbage length and allocate 2 GB, `tests/regressions/pullback/`). Its length
+                // is checked frame by frame when frames are read, so that a truncated file names
+                // its first incomplete frame.
+                return Ok(Ok(()));
+            }
             if len == UNDEFINED || group == 0xFFFE {
                 continue; // descend into the sequence / item; delimiters carry no value
             }
