@@ -785,14 +785,19 @@ fn huge_declared_dimensions_allocate_little() {
 fn fuzzed_dicom_headers_allocate_little() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pullback");
     let dir = tempfile::tempdir().unwrap();
-    for name in ["dicom-header-3gb-rss", "dicom-fd-length-1gb-rss", "dicom-pixeldata-vr-2gb-rss"] {
+    for name in [
+        "dicom-header-3gb-rss",
+        "dicom-fd-length-1gb-rss",
+        "dicom-pixeldata-vr-2gb-rss",
+        "dicom-nested-pixeldata-4gb-rss",
+    ] {
         let bytes = std::fs::read(corpus.join(name)).unwrap();
         // The first byte selects the harness's format (0 = DICOM).
         assert_eq!(bytes[0] % 3, 0, "{name}");
         let p = dir.path().join(format!("{name}.dcm"));
         std::fs::write(&p, &bytes[1..]).unwrap();
         let peak = peak::measure(|| {
-            let e = truelumen::io::DicomSource::open(&p).err().expect("damaged header rejected");
+            let e = truelumen::io::DicomSource::open(&p).expect_err("damaged header rejected");
             assert!(e.to_string().contains(&*p.to_string_lossy()), "{e}");
         });
         println!("{name}: peak heap {} KB", peak / 1024);

@@ -722,6 +722,8 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
         let mut explicit = true; // the file meta group is always explicit VR
         let mut dataset_explicit = true;
         let mut in_meta = true;
+        // Open sequences of undefined length (closed by a sequence delimiter).
+        let mut depth = 0usize;
         loop {
             let pos = r.stream_position()?;
             let group = read_u16(r)?;
@@ -766,15 +768,30 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
                     u32::from(read_u16(r)?)
                 }
             };
-            if tag == (0x7FE0, 0x0010) {
-                // Pixel data: only its VR is checked (above; an invalid one made the parser read
-                // a garbage length and allocate 2 GB, `tests/regressions/pullback/`). Its length
-                // is checked frame by frame when frames are read, so that a truncated file names
-                // its first incomplete frame.
+            if tag == (0x7FE0, 0x0010) && depth == 0 {
+                // The image's pixel data: only its VR is checked (above; an invalid one made the
+                // parser read a garbage length and allocate 2 GB, `tests/regressions/pullback/`).
+                // Its length is checked frame by frame when frames are read, so that a truncated
+                // file names its first incomplete frame. (Pixel data inside a sequence, e.g. an
+                // icon, is an ordinary element below.)
                 return Ok(Ok(()));
             }
-            if len == UNDEFINED || group == 0xFFFE {
-                continue; // descend into the sequence / item; delimiters carry no value
+            if group == 0xFFFE {
+                match element {
+                    0xE000 | 0xE00D => {}
+                    0xE0DD => depth = depth.saturating_sub(1),
+                    _ => {
+                        return Ok(Err(bad(format!(
+                            "item tag (FFFE,{element:04X}) at byte {pos} is none of item, item delimiter, \
+                             sequence delimiter"
+                        ))));
+                    }
+                }
+                continue; // descend into the item; delimiters carry no value
+            }
+            if len == UNDEFINED {
+                depth += 1;
+                continue; // descend into the sequence
             }
             if let Some((vr, size)) = explicit_vr.filter(|(_, size)| len % size != 0) {
                 return Ok(Err(bad(format!(
