@@ -790,6 +790,7 @@ fn fuzzed_dicom_headers_allocate_little() {
         "dicom-fd-length-1gb-rss",
         "dicom-pixeldata-vr-2gb-rss",
         "dicom-nested-pixeldata-4gb-rss",
+        "dicom-open-item-4gb-rss",
     ] {
         let bytes = std::fs::read(corpus.join(name)).unwrap();
         // The first byte selects the harness's format (0 = DICOM).

@@ -722,8 +722,9 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
         let mut explicit = true; // the file meta group is always explicit VR
         let mut dataset_explicit = true;
         let mut in_meta = true;
-        // Open sequences of undefined length (closed by a sequence delimiter).
-        let mut depth = 0usize;
+        // Open sequences (b'S') and items (b'I') of undefined length, innermost last: each is
+        // closed by its own delimiter.
+        let mut open: Vec<u8> = Vec::new();
         loop {
             let pos = r.stream_position()?;
             let group = read_u16(r)?;
@@ -768,7 +769,7 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
                     u32::from(read_u16(r)?)
                 }
             };
-            if tag == (0x7FE0, 0x0010) && depth == 0 {
+            if tag == (0x7FE0, 0x0010) && open.is_empty() {
                 // The image's pixel data: only its VR is checked (above; an invalid one made the
                 // parser read a garbage length and allocate 2 GB, `tests/regressions/pullback/`).
                 // Its length is checked frame by frame when frames are read, so that a truncated
@@ -777,20 +778,33 @@ fn check_header_lengths(path: &Path, file: &File, file_len: u64) -> Result<(), E
                 return Ok(Ok(()));
             }
             if group == 0xFFFE {
-                match element {
-                    0xE000 | 0xE00D => {}
-                    0xE0DD => depth = depth.saturating_sub(1),
+                let closes = match element {
+                    0xE000 => {
+                        if len == UNDEFINED {
+                            open.push(b'I');
+                        }
+                        None
+                    }
+                    0xE00D => Some((b'I', "item delimiter")),
+                    0xE0DD => Some((b'S', "sequence delimiter")),
                     _ => {
                         return Ok(Err(bad(format!(
                             "item tag (FFFE,{element:04X}) at byte {pos} is none of item, item delimiter, \
                              sequence delimiter"
                         ))));
                     }
+                };
+                // A delimiter closes the innermost open container, which must be its kind (one
+                // left open made the parser read the pixel data as an item's value: 3.5 GB).
+                if let Some((kind, name)) = closes
+                    && open.pop() != Some(kind)
+                {
+                    return Ok(Err(bad(format!("{name} at byte {pos} does not close an open one"))));
                 }
                 continue; // descend into the item; delimiters carry no value
             }
             if len == UNDEFINED {
-                depth += 1;
+                open.push(b'S');
                 continue; // descend into the sequence
             }
             if let Some((vr, size)) = explicit_vr.filter(|(_, size)| len % size != 0) {
