@@ -260,7 +260,7 @@ pub enum QualityFlag {
     WireAtLumenBorder,
     /// The frame's lumen was taken beside the catheter because the frames around it have it
     /// there: the frame was flagged `lumen_side_uncertain`, its own call was a lumen round the
-    /// catheter (like at most one neighbour's, also uncertain), the frames on either side of
+    /// catheter (in a short run of such frames, all uncertain), the frames on either side of
     /// that run had the lumen beside it, and this frame's lumen beside it overlaps theirs
     /// ([`crate::pullback::sides`]; only in runs over a sequence, e.g. `truelumen analyze`).
     LumenSideFromNeighbours,

@@ -5,9 +5,9 @@
 //! found and explain the vessel interior nearly equally well, the frame is flagged
 //! [`QualityFlag::LumenSideUncertain`] and the call is little better than a coin. Along a
 //! pullback, though, the catheter moves continuously: it rides on its wire through the plaque
-//! or through the subintimal space for millimetres at a time, so one or two frames whose side
-//! differs from the frames on both sides of them are far more likely wrong calls than a real
-//! excursion.
+//! or through the subintimal space for millimetres at a time, so a short run of frames whose
+//! side differs from the frames on both sides of it is far more likely a wrong call than a
+//! real excursion.
 //!
 //! This pass re-analyses each frame of such a run with the lumen beside the catheter
 //! ([`crate::Pipeline::process_with_side`]) when

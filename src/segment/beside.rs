@@ -1335,14 +1335,6 @@ impl LumenSide {
             P::Unknown => None,
         }
     }
-
-    /// The other side.
-    pub fn other(self) -> Self {
-        match self {
-            Self::AroundCatheter => Self::Beside,
-            Self::Beside => Self::AroundCatheter,
-        }
-    }
 }
 
 /// A frame in which a lumen beside the catheter was found and its [`beside_margin_z`] lies

@@ -605,15 +605,17 @@ fn write_index(a: &AnalyzeArgs, rows: &[(&Planned, Summary)]) -> Result<(), Erro
 fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<(pullback::Timing, bool), Error> {
     let sidecar = io::Sidecar::load_from_dir(&io::sidecar_dir(input))?;
     let side_src = || io::sidecar_dir(input).join(io::SIDECAR_NAME).display().to_string();
-    let (speed, speed_origin) = match (t.pullback_mm_per_s, sidecar.as_ref().and_then(|s| s.pullback_mm_per_s)) {
+    let speed_from_file = sidecar.as_ref().and_then(|s| s.pullback_mm_per_s);
+    let (speed, speed_origin) = match (t.pullback_mm_per_s, speed_from_file) {
         (Some(v), _) => {
             (v, format!("speed from {}", t.pullback_source.as_ref().map_or("the input".into(), |s| s.to_string())))
         }
         (None, Some(v)) => (v, format!("speed from {}", side_src())),
         (None, None) => (pullback::DEFAULT_PULLBACK_MM_PER_S, "speed default (typical AnteOwl-class pullback)".into()),
     };
-    let known = t.pullback_mm_per_s.is_some() || sidecar.as_ref().is_some_and(|s| s.pullback_mm_per_s.is_some());
-    let (fps, times, fps_origin) = match (t.mean_frame_rate_hz(), sidecar.as_ref().and_then(|s| s.fps)) {
+    let rate = t.mean_frame_rate_hz();
+    let rate_from_file = sidecar.as_ref().and_then(|s| s.fps);
+    let (fps, times, fps_origin) = match (rate, rate_from_file) {
         (Some(r), _) => (
             r,
             t.frame_times_s.clone().filter(|v| v.len() == n),
@@ -622,7 +624,8 @@ fn report_timing(t: &PullbackTiming, input: &Path, n: usize) -> Result<(pullback
         (None, Some(r)) => (r, None, format!("frame rate from {}", side_src())),
         (None, None) => (pullback::DEFAULT_FPS, None, "frame rate default (typical AnteOwl-class pullback)".into()),
     };
-    let known = known && (t.mean_frame_rate_hz().is_some() || sidecar.as_ref().is_some_and(|s| s.fps.is_some()));
+    let known =
+        (t.pullback_mm_per_s.is_some() || speed_from_file.is_some()) && (rate.is_some() || rate_from_file.is_some());
     let timing = pullback::Timing {
         fps,
         pullback_mm_per_s: speed,
